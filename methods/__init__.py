@@ -1,0 +1,86 @@
+"""Training methods, one file each, registered by name.
+
+A method is a module ``methods/<name>.py`` that declares the module-level literals ``NAME`` and
+``VERSION`` (read without importing, by the workflow at parse time) and a class decorated with
+:func:`register_method`. Dropping such a file here makes it available everywhere; nothing else needs
+editing. Importing this package does not import torch: method modules are imported on demand.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Dict, List, Type
+
+_REGISTRY: Dict[str, type] = {}
+_DISCOVERED = False
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class UnknownMethodError(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0])
+
+
+def register_method(cls: type) -> type:
+    """Class decorator: add a method to the registry. Two methods under one name is an error."""
+    name = getattr(cls, "NAME", None)
+    if not name or not isinstance(name, str):
+        raise TypeError(f"{cls.__qualname__}: a registered method needs a string NAME")
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        other = _REGISTRY[name]
+        raise ValueError(f"method name '{name}' is registered twice: {other.__module__}.{other.__qualname__} "
+                         f"and {cls.__module__}.{cls.__qualname__}")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def method_files() -> List[Path]:
+    return sorted(p for p in PACKAGE_DIR.glob("*.py") if not p.name.startswith("_"))
+
+
+def method_index() -> Dict[str, Dict[str, str]]:
+    """name -> {version, description, paper, file} read with ``ast`` (no import, no torch)."""
+    index: Dict[str, Dict[str, str]] = {}
+    for path in method_files():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        lits: Dict[str, str] = {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                key = node.targets[0].id
+                if key in ("NAME", "VERSION", "DESCRIPTION", "PAPER") and isinstance(node.value, ast.Constant):
+                    lits[key.lower()] = str(node.value.value)
+        if "name" not in lits:
+            continue
+        if lits["name"] in index:
+            raise ValueError(f"method name '{lits['name']}' is declared by both {index[lits['name']]['file']} "
+                             f"and {path.name}")
+        lits["file"] = path.name
+        lits.setdefault("version", "0")
+        index[lits.pop("name")] = lits
+    return index
+
+
+def discover() -> None:
+    """Import every method module so that their decorators fill the registry."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    for info in pkgutil.iter_modules([str(PACKAGE_DIR)]):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    _DISCOVERED = True
+
+
+def available_methods() -> List[str]:
+    discover()
+    return sorted(_REGISTRY)
+
+
+def get_method(name: str) -> Type:
+    discover()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownMethodError(f"unknown method '{name}'; available: {', '.join(sorted(_REGISTRY))}") from None
