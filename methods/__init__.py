@@ -41,7 +41,7 @@ def method_files() -> List[Path]:
 
 
 def method_index() -> Dict[str, Dict[str, str]]:
-    """name -> {version, description, paper, file} read with ``ast`` (no import, no torch)."""
+    """name -> {version, description, paper, stage1 (optional), file} read with ``ast`` (no import, no torch)."""
     index: Dict[str, Dict[str, str]] = {}
     for path in method_files():
         tree = ast.parse(path.read_text(), filename=str(path))
@@ -49,7 +49,7 @@ def method_index() -> Dict[str, Dict[str, str]]:
         for node in tree.body:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 key = node.targets[0].id
-                if key in ("NAME", "VERSION", "DESCRIPTION", "PAPER") and isinstance(node.value, ast.Constant):
+                if key in ("NAME", "VERSION", "DESCRIPTION", "PAPER", "STAGE1") and isinstance(node.value, ast.Constant):
                     lits[key.lower()] = str(node.value.value)
         if "name" not in lits:
             continue

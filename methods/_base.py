@@ -52,6 +52,9 @@ class MethodContext:
     fidelity: str = "paper"
     lt_profile: Dict[str, float] = field(default_factory=dict)   # {"n_max":…, "ratio":…} for F7
     stream: str = "j"
+    #: final model state_dict of the stage-1 run (same dataset/backbone/stream/seed) for methods
+    #: that declare STAGE1 (cRT, τ-norm, WB stage 2, post-hoc LA); None otherwise.
+    stage1_state: Optional[Dict[str, Any]] = None
 
     @property
     def total_iters(self) -> int:
@@ -133,6 +136,10 @@ class Method:
     DEFAULTS: ClassVar[Dict[str, Any]] = {}
     #: option values that the ``official_code`` preset sets (fidelity flags, methods.md §2).
     OFFICIAL_CODE: ClassVar[Dict[str, Any]] = {}
+    #: name of the method whose final model this one starts from (two-stage and post-hoc
+    #: methods). Declare it also as a module-level literal ``STAGE1 = "ce"`` so the workflow can
+    #: wire the dependency without importing the module.
+    STAGE1: ClassVar[Optional[str]] = None
 
     def __init__(self, ctx: MethodContext, **options: Any):
         if ctx.fidelity not in FIDELITY_MODES:
@@ -161,6 +168,15 @@ class Method:
 
     def after_step(self, model: nn.Module, step: int) -> None:
         """Called after every optimiser step."""
+
+    @classmethod
+    def schedule(cls, runner_epochs: int, repeat: int) -> tuple:
+        """(runner_epochs, repeat) this method trains for, given the config's schedule.
+
+        Post-hoc methods return (0, repeat): the engine then only evaluates; stage-2 methods
+        return their own short schedule. A classmethod: the engine calls it before it builds the
+        MethodContext (whose iteration counts depend on the result)."""
+        return runner_epochs, repeat
 
     # ------------------------------------------------------------------ data
     def epoch_indices(self, labels: np.ndarray, epoch: int, rng: np.random.Generator) -> np.ndarray:
