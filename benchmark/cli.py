@@ -1,0 +1,143 @@
+"""Command-line entry points: ``python -m benchmark <command>``.
+
+Every workflow rule calls one of these (thin rules, all logic in the package):
+
+    methods   list registered methods (name, version, paper, description)
+    models    list registered backbones
+    prepare   raw dataset → canonical format (reader + per-layout normalisation)
+    split     canonical table → long-tailed training list + per-class counts table
+    train     train and test one run (resumes from its checkpoint)
+
+ensemble / aggregate / report / bench / gpu_slot have their own modules
+(``python -m benchmark.ensemble`` …).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    import methods
+
+    index = methods.method_index()
+    rows = [(n, i.get("version", ""), i.get("paper", ""), i.get("description", "")) for n, i in sorted(index.items())]
+    if args.json:
+        print(json.dumps(index, indent=2, sort_keys=True))
+        return 0
+    w = max(len(r[0]) for r in rows)
+    print(f"{'method':<{w}}  ver  description  [paper]")
+    for name, ver, paper, desc in rows:
+        print(f"{name:<{w}}  {ver:<3}  {desc}  [{paper}]")
+    print(f"\n{len(rows)} methods. Add one: drop a file into methods/ (see docs/adding_a_method.md).")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from benchmark.models import available_models, get_backbone_factory
+
+    for name in available_models():
+        f = get_backbone_factory(name)
+        print(f"{name:<10} out_channels={f.out_channels:<4} graph={f.graph_mode:<12} version={f.version}")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from benchmark.data.prepare import prepare_dataset
+
+    options = json.loads(args.options) if args.options else {}
+    prepare_dataset(dataset_id=args.dataset, source=args.source, root=Path(args.root) if args.root else None,
+                    out_dir=Path(args.out), normalize=args.normalize, options=options)
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from benchmark.data.prepare import build_split
+
+    build_split(data_dir=Path(args.data), benchmark=args.benchmark, n_max=args.n_max, ratio=args.ratio,
+                split_list=Path(args.split_list) if args.split_list else None, out=Path(args.out),
+                counts_out=Path(args.counts), seed=args.seed)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmark.engine.config import RunSpec
+    from benchmark.engine.train import train_run
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec = RunSpec.from_json(Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec)
+    rec = train_run(spec, data_dir=Path(args.data), split_file=Path(args.split) if args.split else None,
+                    out_dir=Path(args.out), ckpt_dir=Path(args.ckpt), stage1=Path(args.stage1) if args.stage1 else None,
+                    device=args.device, progress=not args.no_progress,
+                    stop_after_epochs=args.stop_after_epochs)
+    if "metrics" in rec:
+        m = rec["metrics"]
+        print(f"[train] {spec.split_id} {spec.backbone} {spec.method_id} {spec.stream} seed{spec.seed}: "
+              f"top1 {m['top1']:.4f} balanced {m['balanced_acc']:.4f}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("methods", help="list registered methods")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_methods)
+
+    s = sub.add_parser("models", help="list registered backbones")
+    s.set_defaults(fn=cmd_models)
+
+    s = sub.add_parser("prepare", help="raw dataset -> canonical format")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--source", required=True, help="reader name (synthetic, nw_ucla_json, pyskl_pickle, ...)")
+    s.add_argument("--root", help="raw data folder or file")
+    s.add_argument("--normalize", default="prenorm3d")
+    s.add_argument("--options", help="reader options as JSON")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_prepare)
+
+    s = sub.add_parser("split", help="build the long-tailed training list")
+    s.add_argument("--data", required=True)
+    s.add_argument("--benchmark", required=True)
+    s.add_argument("--n-max", type=int)
+    s.add_argument("--ratio", help="imbalance ratio, or 'natural' to keep the training split as it is")
+    s.add_argument("--split-list", help="an official list to use as is (e.g. NTU60_xsub_exp_100.txt)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.add_argument("--counts", required=True)
+    s.set_defaults(fn=cmd_split)
+
+    s = sub.add_parser("train", help="train and test one run")
+    s.add_argument("--spec", required=True, help="run spec as JSON (or @file)")
+    s.add_argument("--data", required=True)
+    s.add_argument("--split", help="training list (default: the whole training split)")
+    s.add_argument("--out", required=True)
+    s.add_argument("--ckpt", required=True, help="folder for the resumable checkpoint (not a workflow output)")
+    s.add_argument("--stage1", help="final model.pt of the stage-1 run (two-stage / post-hoc methods)")
+    s.add_argument("--device")
+    s.add_argument("--threads", type=int)
+    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--stop-after-epochs", type=int, help=argparse.SUPPRESS)
+    s.set_defaults(fn=cmd_train)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, KeyError, FileNotFoundError) as e:
+        # Bad input: one clear line, no traceback (set LTBENCH_DEBUG=1 for the traceback).
+        import os
+        if os.environ.get("LTBENCH_DEBUG"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,320 @@
+"""Training and evaluation of one run (one dataset split × backbone × method × stream × seed).
+
+Data stay on the device as one padded tensor per split; every batch is sampled, augmented and
+turned into its stream there (benchmark.data.transforms). The loop checkpoints atomically after
+every runner epoch into a folder that is *not* a declared workflow output, so a killed run resumes
+from its last completed epoch (workflow.md §8). Final outputs are written last and atomically.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from benchmark.data.canonical import CanonicalDataset, load_dataset
+from benchmark.data.splits import read_split_list
+from benchmark.data import transforms as T
+from benchmark.engine.config import ENGINE_VERSION, ConfigError, RunSpec, cosine_lr
+from benchmark.io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
+
+
+# --------------------------------------------------------------------------- environment
+
+def pick_device(requested: Optional[str] = None) -> torch.device:
+    if requested:
+        return torch.device(requested)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+
+
+def hardware_info(device: torch.device) -> Dict[str, str]:
+    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "cpu_count": str(os.cpu_count()), "device": str(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def code_version() -> str:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True,
+                             text=True, timeout=5)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    import benchmark
+    return f"v{benchmark.__version__}"
+
+
+def _step_generator(seed: int, step: int, device: torch.device, salt: int = 0) -> torch.Generator:
+    """A generator seeded from (run seed, global iteration): batch-level draws are reproducible and
+    independent of how the run was interrupted (training.md §2.10)."""
+    g = torch.Generator(device=device)
+    g.manual_seed((seed * 1_000_003 + step * 7919 + salt) % (2 ** 63 - 1))
+    return g
+
+
+# --------------------------------------------------------------------------- data
+
+class SplitTensors:
+    """One split on the device: joints (N, M, T, V, C), frames (N,), labels (N,)."""
+
+    def __init__(self, ds: CanonicalDataset, indices: np.ndarray, device: torch.device):
+        self.indices = np.asarray(indices)
+        self.names = ds.table["name"].to_numpy()[self.indices]
+        self.labels = ds.table["label"].to_numpy().astype(np.int64)[self.indices]
+        self.frames = ds.table["frames"].to_numpy().astype(np.int64)[self.indices]
+        if len(self.indices) == 0:
+            raise ConfigError(f"{ds.root}: empty split")
+        if (self.frames < 1).any():
+            bad = self.names[np.flatnonzero(self.frames < 1)[0]]
+            raise ConfigError(f"{ds.root}: sample '{bad}' has no valid frame after normalisation")
+        t = int(self.frames.max())
+        order = np.argsort(self.indices, kind="stable")      # memmap reads are fastest in file order
+        block = np.empty((len(self.indices),) + ds.joints.shape[1:2] + (t,) + ds.joints.shape[3:], np.float32)
+        block[order] = ds.joints[self.indices[order], :, :t]
+        self.joints = torch.from_numpy(block).to(device)
+        self.frames_t = torch.from_numpy(self.frames).to(device)
+        self.labels_t = torch.from_numpy(self.labels).to(device)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def resolve_split(ds: CanonicalDataset, benchmark: str, split_file: Optional[Path]) -> Tuple[np.ndarray, np.ndarray]:
+    train_all = ds.split_indices(benchmark, "train")
+    test = ds.split_indices(benchmark, "test")
+    if split_file is None:
+        return train_all, test
+    names = read_split_list(split_file)
+    train = ds.indices_of(names, source=str(split_file))
+    outside = set(train.tolist()) - set(train_all.tolist())
+    if outside:
+        bad = ds.table["name"].iloc[sorted(outside)[0]]
+        raise ConfigError(f"{split_file}: sample '{bad}' is not in the '{benchmark}' training split")
+    return train, test
+
+
+# --------------------------------------------------------------------------- evaluation
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, method, split: SplitTensors, spec: RunSpec, layout, num_clips: int,
+             device: torch.device, progress: bool = False, desc: str = "test") -> Tuple[np.ndarray, np.ndarray]:
+    """Deterministic multi-clip test: per-clip test_probs averaged over clips (training.md §6).
+
+    Returns (probs (N, C), clip_logits (N, K, C))."""
+    model.eval()
+    L = spec.schedule.clip_len
+    per = max(1, spec.schedule.eval_batch_size // num_clips)
+    probs, logits_all = [], []
+    starts = range(0, len(split), per)
+    for s in tqdm(starts, desc=desc, disable=not progress, leave=False, file=sys.stderr):
+        sel = np.arange(s, min(s + per, len(split)))
+        idx = np.concatenate([T.test_frame_indices(int(split.frames[i]), L, num_clips) for i in sel])
+        rows = torch.from_numpy(np.repeat(sel, num_clips)).to(device)
+        x = T.make_clips(split.joints[rows], split.frames_t[rows], torch.from_numpy(idx).to(device),
+                         spec.stream, layout, None)
+        z = model(x)
+        p = method.test_probs(z).reshape(len(sel), num_clips, -1).mean(dim=1)
+        probs.append(p.float().cpu())
+        logits_all.append(z.reshape(len(sel), num_clips, -1).float().cpu())
+    return torch.cat(probs).numpy(), torch.cat(logits_all).numpy()
+
+
+# --------------------------------------------------------------------------- training
+
+def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1_state, device):
+    import methods
+    from methods._base import MethodContext
+    from benchmark.models import build_model
+
+    layout = ds.layout
+    num_classes = ds.meta.num_classes
+    counts = np.bincount(train_labels, minlength=num_classes)
+    cls = methods.get_method(spec.method)
+    if cls.STAGE1 and stage1_state is None:
+        raise ConfigError(f"method '{spec.method}' starts from the final model of '{cls.STAGE1}'; "
+                          "pass --stage1 PATH (the workflow does this automatically)")
+    runner_epochs, repeat = cls.schedule(spec.schedule.runner_epochs, spec.schedule.repeat)
+    ctx = MethodContext(num_classes=num_classes, class_counts=counts, layout=layout, iters_per_epoch=1,
+                        runner_epochs=runner_epochs, repeat=repeat, batch_size=spec.schedule.batch_size,
+                        seed=spec.seed, fidelity=spec.fidelity, lt_profile=dict(spec.lt_profile),
+                        stream=spec.stream, stage1_state=stage1_state)
+    # The sampler decides how many samples a runner epoch holds (e.g. the reverse sampler adds
+    # tail copies), so probe it once to get I before building the real context.
+    probe = cls(ctx, **spec.method_options)
+    n_epoch = len(probe.epoch_indices(train_labels, 0, np.random.default_rng([spec.seed, 0])))
+    iters = max(1, math.ceil(n_epoch / spec.schedule.batch_size)) if runner_epochs > 0 else 1
+    ctx = replace(ctx, iters_per_epoch=iters)
+    method = cls(ctx, **spec.method_options)
+    seed_everything(spec.seed)
+    in_ch = ds.joints.shape[-1]
+    model = build_model(spec.backbone, layout, num_classes, head=None, in_channels=in_ch,
+                        **spec.backbone_options)
+    model.head = method.build_head(model.feat_dim)
+    model.to(device)
+    method.setup_model(model)
+    model.to(device)
+    return method, model, ctx
+
+
+def _load_checkpoint(path: Path, spec: RunSpec, device) -> Optional[dict]:
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location=device, weights_only=False)
+    if state.get("config_hash") != spec.config_hash:
+        raise ConfigError(f"{path}: checkpoint belongs to a different run configuration "
+                          f"(hash {state.get('config_hash')} != {spec.config_hash}); delete it to start over")
+    return state
+
+
+def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir: Path, ckpt_dir: Path,
+              stage1: Optional[Path] = None, device: Optional[str] = None, progress: bool = True,
+              stop_after_epochs: Optional[int] = None) -> Dict:
+    """Train (or resume) one run and write metrics.json, test_probs.npz, epochs.csv, model.pt.
+
+    ``stop_after_epochs`` interrupts after that many runner epochs of this invocation (tests)."""
+    t_start = time.time()
+    dev = pick_device(device)
+    out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
+    ds = load_dataset(data_dir)
+    train_idx, test_idx = resolve_split(ds, spec.benchmark, Path(split_file) if split_file else None)
+    train = SplitTensors(ds, train_idx, dev)
+    stage1_state = torch.load(stage1, map_location="cpu", weights_only=False)["model"] if stage1 else None
+    method, model, ctx = _build(spec, ds, train.labels, stage1_state, dev)
+    layout = ds.layout
+    sch = spec.schedule
+    total = ctx.total_iters if ctx.runner_epochs > 0 else 0
+    aug_cfg = T.AugmentConfig(scale=spec.augment.scale, rotate=spec.augment.rotate, flip_p=spec.augment.flip_p,
+                              mode="2d" if ds.meta.coords != "xyz" else "3d")
+    optimizer = torch.optim.SGD(method.param_groups(model, sch.weight_decay), lr=sch.lr0, momentum=sch.momentum,
+                                nesterov=sch.nesterov)
+    log: List[Dict] = []
+    start_epoch = 0
+    ckpt_path = ckpt_dir / "last.pt"
+    state = _load_checkpoint(ckpt_path, spec, dev)
+    train_seconds = 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch = state["epoch"]
+        log = state["log"]
+        train_seconds = state.get("train_seconds", 0.0)
+        print(f"[train] resuming from {ckpt_path} after runner epoch {start_epoch}", file=sys.stderr)
+    test = SplitTensors(ds, test_idx, dev)
+
+    done_here = 0
+    for epoch in range(start_epoch, ctx.runner_epochs):
+        t0 = time.time()
+        model.train()
+        order = method.epoch_indices(train.labels, epoch, np.random.default_rng([spec.seed, epoch]))
+        frame_rng = np.random.default_rng([spec.seed, epoch, 1])
+        losses = []
+        bar = tqdm(range(ctx.iters_per_epoch), desc=f"epoch {epoch + 1}/{ctx.runner_epochs}", disable=not progress,
+                   leave=False, file=sys.stderr)
+        for it in bar:
+            step = epoch * ctx.iters_per_epoch + it
+            lr = cosine_lr(sch.lr0, step, total)
+            for g in optimizer.param_groups:
+                g["lr"] = lr * g.get("lr_scale", 1.0)
+            b = order[it * sch.batch_size:(it + 1) * sch.batch_size]
+            if len(b) == 0:
+                continue
+            gen = _step_generator(spec.seed, step, dev)
+            fidx = T.train_frame_indices(train.frames[b], sch.clip_len, frame_rng)
+            bt = torch.from_numpy(b).to(dev)
+            aug = T.augment_params(len(b), aug_cfg, gen, dev) if spec.augment.enabled else None
+            x = T.make_clips(train.joints[bt], train.frames_t[bt], torch.from_numpy(fidx).to(dev), spec.stream,
+                             layout, aug)
+            x, targets = method.transform_batch(x, train.labels_t[bt], step, gen)
+            logits = model(x)
+            loss = method.loss(logits, targets, step)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, step {step}; "
+                                         "lower the learning rate or check the data")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            method.after_step(model, step)
+            losses.append(loss.item())
+            if progress and it % 10 == 0:
+                bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{lr:.4f}")
+        train_seconds += time.time() - t0
+        row = {"epoch": epoch + 1, "step": (epoch + 1) * ctx.iters_per_epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
+               "lr": cosine_lr(sch.lr0, (epoch + 1) * ctx.iters_per_epoch - 1, total), "val_top1": None,
+               "val_balanced_acc": None, "seconds": round(time.time() - t0, 3)}
+        if sch.val_every and ((epoch + 1) % sch.val_every == 0 or epoch + 1 == ctx.runner_epochs):
+            p, _ = evaluate(model, method, test, spec, layout, 1, dev, desc="monitor")
+            pred = p.argmax(1)
+            row["val_top1"] = float((pred == test.labels).mean())
+            per_class = [float((pred[test.labels == c] == c).mean()) for c in np.unique(test.labels)]
+            row["val_balanced_acc"] = float(np.mean(per_class))
+        log.append(row)
+        atomic_torch_save(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                      "epoch": epoch + 1, "log": log, "config_hash": spec.config_hash,
+                                      "train_seconds": train_seconds})
+        print(f"[train] epoch {epoch + 1}/{ctx.runner_epochs} loss {row['loss']:.4f} "
+              f"monitor top1 {row['val_top1']}", file=sys.stderr)
+        done_here += 1
+        if stop_after_epochs is not None and done_here >= stop_after_epochs:
+            return {"interrupted": True, "epoch": epoch + 1}
+
+    t_test = time.time()
+    probs, clip_logits = evaluate(model, method, test, spec, layout, sch.test_clips, dev, progress=progress)
+    test_seconds = time.time() - t_test
+    from benchmark.metrics import compute_metrics
+
+    metrics = compute_metrics(probs, test.labels, np.bincount(train.labels, minlength=ds.meta.num_classes))
+    n_train_clips = ctx.runner_epochs * ctx.iters_per_epoch * sch.batch_size
+    record = {
+        "run": {"dataset": spec.dataset, "benchmark": spec.benchmark, "split": spec.split_id,
+                "backbone": spec.backbone, "method": spec.method_id, "method_name": spec.method,
+                "stream": spec.stream, "seed": spec.seed, "fidelity": spec.fidelity, "selection": "last"},
+        "metrics": metrics,
+        "meta": {"wall_time_s": round(time.time() - t_start, 2), "train_seconds": round(train_seconds, 2),
+                 "test_seconds": round(test_seconds, 2), "hardware": hardware_info(dev), "device": str(dev),
+                 "code_version": code_version(), "config_hash": spec.config_hash, "spec": spec.to_dict(),
+                 "method_meta": method.metadata(), "engine_version": ENGINE_VERSION,
+                 "iters_per_epoch": ctx.iters_per_epoch, "runner_epochs": ctx.runner_epochs,
+                 "train_size": int(len(train)), "test_size": int(len(test)),
+                 "train_samples_per_s": round(n_train_clips / train_seconds, 2) if train_seconds > 0 else None,
+                 "test_samples_per_s": round(len(test) / test_seconds, 2) if test_seconds > 0 else None,
+                 "monitor": "1-clip pass on the test split after each runner epoch: a curve only, never used "
+                            "for model selection (selection = last)"},
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_torch_save(out_dir / "model.pt", {"model": model.state_dict(), "config_hash": spec.config_hash})
+    atomic_save_npz(out_dir / "test_probs.npz", probs=probs.astype(np.float32), labels=test.labels,
+                    clip_logits=clip_logits.astype(np.float32), names=test.names.astype(str))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["epoch", "step", "loss", "lr", "val_top1", "val_balanced_acc", "seconds"])
+    w.writeheader()
+    for r in log:
+        w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    atomic_write_text(out_dir / "epochs.csv", buf.getvalue())
+    atomic_write_json(out_dir / "metrics.json", record)    # last: its presence means a complete run
+    return record

@@ -1,0 +1,128 @@
+"""CTR-GCN as defined in pyskl (spec: backbones.md §3).
+
+Ten blocks (§1.2), ``MVC`` data BN, channel-wise topology refinement unit (``unit_ctrgcn``, §3.2),
+MS-G3D-style temporal module with kernel 5 and dilations (1, 2), no internal residual (§3.3).
+Explicit initialisation of §3.4 (Kaiming fan_out convs, unit output BN 1e−6, alpha 0).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from benchmark.models import register_model
+from benchmark.models.blocks import (MSTCN, DataBN, Residual, as_tensor_graph, bn_init, check_options,
+                                     kaiming_fanout_init, ten_block_plan)
+
+
+def rel_channels(in_channels: int, reduction: int = 8) -> int:
+    """CTRGC's relation width: 8 if C_in ≤ 16 else ⌊C_in/8⌋ (3 → 8, 64 → 8, 128 → 16, 256 → 32)."""
+    return 8 if in_channels <= 16 else in_channels // reduction
+
+
+def refined_topology(x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+    """R[n, r, u, v] = tanh(x1[n, r, u] − x2[n, r, v]) for (N, rel, V) inputs (§3.2 step 2)."""
+    return torch.tanh(x1.unsqueeze(-1) - x2.unsqueeze(-2))
+
+
+def channel_aggregate(a_hat: torch.Tensor, x3: torch.Tensor) -> torch.Tensor:
+    """y[n, c, t, v] = Σ_u Â[n, c, u, v] · x3[n, c, t, u] (pyskl orientation, §3.2 step 4 / §3.5)."""
+    return torch.einsum("ncuv,nctu->nctv", a_hat, x3)
+
+
+class CTRGC(nn.Module):
+    """One subset's channel-wise topology refinement graph convolution (§3.2)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        rel = rel_channels(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, rel, 1)
+        self.conv2 = nn.Conv2d(in_channels, rel, 1)
+        self.conv3 = nn.Conv2d(in_channels, out_channels, 1)
+        self.conv4 = nn.Conv2d(rel, out_channels, 1)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        x1 = self.conv1(x).mean(-2)                 # mean over time → (N, rel, V)
+        x2 = self.conv2(x).mean(-2)
+        x3 = self.conv3(x)                          # (N, C_out, T, V)
+        a_hat = self.conv4(refined_topology(x1, x2)) * alpha + a[None, None]   # (N, C_out, V, V)
+        return channel_aggregate(a_hat, x3)
+
+
+class UnitCTRGCN(nn.Module):
+    """Sum of three CTRGCs (one per subset), BN (weight 1e−6) + down(x), ReLU (§3.2)."""
+
+    def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor):
+        super().__init__()
+        self.num_subsets = adjacency.shape[0]
+        self.convs = nn.ModuleList([CTRGC(in_channels, out_channels) for _ in range(self.num_subsets)])
+        self.down = (nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels))
+                     if in_channels != out_channels else nn.Identity())
+        self.A = nn.Parameter(adjacency.clone())
+        self.alpha = nn.Parameter(torch.zeros(1))
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU()
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        kaiming_fanout_init(self)
+        # The output BN starts near zero so each block begins close to its residual path.
+        bn_init(self.bn, 1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.convs[0](x, self.A[0], self.alpha)
+        for k in range(1, self.num_subsets):
+            y = y + self.convs[k](x, self.A[k], self.alpha)
+        return self.relu(self.bn(y) + self.down(x))
+
+
+class CTRGCNBlock(nn.Module):
+    """ReLU(MSTCN(unit_ctrgcn(x)) + residual(x)), MSTCN with k = 5, d ∈ {1, 2}, no residual (§3.1)."""
+
+    def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor, stride: int = 1,
+                 residual: bool = True, tcn_dropout: float = 0.0):
+        super().__init__()
+        self.gcn = UnitCTRGCN(in_channels, out_channels, adjacency)
+        self.tcn = MSTCN(out_channels, out_channels, kernel_size=5, stride=stride, dilations=(1, 2),
+                         residual=False, dropout=tcn_dropout)
+        kaiming_fanout_init(self.tcn)
+        # The block residual projection keeps PyTorch's default initialisation (§3.4).
+        self.residual = Residual(in_channels, out_channels, stride, enabled=residual)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.tcn(self.gcn(x)) + self.residual(x))
+
+
+class CTRGCN(nn.Module):
+    """(N, M, T, V, C) → (N, M, 4·base, ceil(ceil(T/2)/2), V)."""
+
+    def __init__(self, adjacency, in_channels: int = 3, base_channels: int = 64, num_person: int = 2,
+                 tcn_dropout: float = 0.0):
+        super().__init__()
+        a = as_tensor_graph(adjacency)
+        if a.dim() != 3 or a.shape[1] != a.shape[2]:
+            raise ValueError(f"CTR-GCN needs a (K, V, V) adjacency stack, got shape {tuple(a.shape)}")
+        self.num_joints = a.shape[-1]
+        self.data_bn = DataBN("MVC", num_person, self.num_joints, in_channels, model_name="ctrgcn")
+        plan = ten_block_plan(in_channels, base_channels)
+        self.blocks = nn.ModuleList([
+            CTRGCNBlock(b.in_channels, b.out_channels, a, b.stride, b.residual,
+                        tcn_dropout=0.0 if i == 0 else tcn_dropout)
+            for i, b in enumerate(plan)])
+        self.out_channels = plan[-1].out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, m = x.shape[:2]
+        x = self.data_bn(x)
+        for block in self.blocks:
+            x = block(x)
+        return x.reshape((n, m) + x.shape[1:])
+
+
+@register_model("ctrgcn", out_channels=256, version="1", graph_mode="spatial")
+def ctrgcn(layout, in_channels: int = 3, base_channels: int = 64, num_person: int = 2,
+           tcn_dropout: float = 0.0, **kw) -> CTRGCN:
+    """CTR-GCN on ``layout`` (graph mode ``spatial``)."""
+    check_options("ctrgcn", kw)
+    return CTRGCN(layout.adjacency("spatial"), in_channels=in_channels, base_channels=base_channels,
+                  num_person=num_person, tcn_dropout=tcn_dropout)

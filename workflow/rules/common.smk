@@ -1,0 +1,94 @@
+import json
+import re
+
+from snakemake.utils import validate
+
+import benchmark.workflow as bw
+
+validate(config, "../schemas/config.schema.yaml")
+
+try:
+    bw.check_roots(config)
+    SPLITS = bw.splits(config)
+    METHODS = bw.methods(config)
+    BACKBONES = bw.backbones(config)
+    ENSEMBLES = bw.ensembles(config)
+    RUNS = bw.runs(config)
+except bw.WorkflowConfigError as e:
+    raise WorkflowError(f"config error: {e}")
+
+DATASETS = sorted(config["datasets"])
+
+
+def _alt(values):
+    return "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+
+
+wildcard_constraints:
+    dataset=_alt(DATASETS),
+    benchmark=_alt({s.benchmark for s in SPLITS.values()}),
+    lt=r"lt[0-9.]+|natural",
+    split=_alt(SPLITS),
+    backbone=_alt(BACKBONES),
+    method=_alt(METHODS),
+    stream=_alt(bw.STREAMS),
+    ens=_alt(ENSEMBLES) if ENSEMBLES else "NO_ENSEMBLE",
+    seed=r"\d+",
+
+
+def get_final_output():
+    return bw.final_targets(config) + ["reports/index.html"]
+
+
+def dataset_raw_input(wildcards):
+    root = bw.dataset_root(config, wildcards.dataset)
+    return [ancient(root)] if root else []
+
+
+def prepare_args(wildcards):
+    d = config["datasets"][wildcards.dataset]
+    root = bw.dataset_root(config, wildcards.dataset) or "."
+    opts = json.dumps(d.get("options", {}) or {}, sort_keys=True)
+    return {"source": d["source"], "root": root, "normalize": d.get("normalize", "prenorm3d"), "options": opts}
+
+
+def _split_of(wildcards):
+    return SPLITS[f"{wildcards.dataset}_{wildcards.benchmark}_{wildcards.lt}"]
+
+
+def split_args(wildcards):
+    s = _split_of(wildcards)
+    args = f"--data results/data/{s.dataset} --benchmark {s.benchmark} --ratio {s.ratio}"
+    if s.n_max is not None:
+        args += f" --n-max {s.n_max}"
+    if s.split_list:
+        args += f" --split-list {s.split_list}"
+    return args
+
+
+def split_list_input(wildcards):
+    s = _split_of(wildcards)
+    return [s.split_list] if s.split_list else []
+
+
+def run_spec(wildcards):
+    return bw.run_spec(config, wildcards.split, wildcards.backbone, wildcards.method, wildcards.stream,
+                       int(wildcards.seed))
+
+
+def stage1_input(wildcards):
+    m = METHODS[wildcards.method]
+    if not m.stage1:
+        return []
+    return [f"results/runs/{wildcards.split}/{wildcards.backbone}/{m.stage1}/{wildcards.stream}/seed{wildcards.seed}/model.pt"]
+
+
+def ensemble_inputs(wildcards):
+    w = ENSEMBLES[wildcards.ens]
+    base = f"results/runs/{wildcards.split}/{wildcards.backbone}/{wildcards.method}"
+    return [f"{base}/{s}/seed{wildcards.seed}/test_probs.npz" for s in w]
+
+
+def ensemble_args(wildcards):
+    w = ENSEMBLES[wildcards.ens]
+    return "--streams " + " ".join(w) + " --weights " + " ".join(str(v) for v in w.values())

@@ -1,0 +1,30 @@
+rule aggregate:
+    input:
+        bw.final_targets(config),
+    output:
+        summary="results/tables/summary.csv",
+        runs="results/tables/runs.csv",
+    log:
+        "logs/aggregate/aggregate.log",
+    localrule: True
+    conda:
+        "../envs/bench.yaml"
+    shell:
+        "python -m benchmark.aggregate --runs-root results/runs --out results/tables > {log} 2>&1"
+
+
+rule report:
+    input:
+        summary="results/tables/summary.csv",
+        runs="results/tables/runs.csv",
+        counts=[f"results/splits/{s}_counts.csv" for s in SPLITS],
+    output:
+        "reports/index.html",
+    log:
+        "logs/report/report.log",
+    localrule: True
+    conda:
+        "../envs/bench.yaml"
+    shell:
+        "python -m benchmark.report --runs-root results/runs --splits-root results/splits"
+        " --tables results/tables --data-root results/data --out reports > {log} 2>&1"

@@ -1,0 +1,49 @@
+def train_data_input(wildcards):
+    s = SPLITS[wildcards.split]
+    return {
+        "data": f"results/data/{s.dataset}/meta.json",
+        "split": f"results/splits/{wildcards.split}.txt",
+        "counts": f"results/splits/{wildcards.split}_counts.csv",
+        "stage1": stage1_input(wildcards),
+    }
+
+
+def train_args(wildcards, input):
+    s = SPLITS[wildcards.split]
+    args = f"--data results/data/{s.dataset} --split {input.split}"
+    if input.stage1:
+        args += f" --stage1 {input.stage1[0]}"
+    return args
+
+
+rule train:
+    input:
+        unpack(train_data_input),
+    output:
+        metrics="results/runs/{split}/{backbone}/{method}/{stream}/seed{seed}/metrics.json",
+        probs="results/runs/{split}/{backbone}/{method}/{stream}/seed{seed}/test_probs.npz",
+        epochs="results/runs/{split}/{backbone}/{method}/{stream}/seed{seed}/epochs.csv",
+        model="results/runs/{split}/{backbone}/{method}/{stream}/seed{seed}/model.pt",
+    params:
+        # The run's identity: result-relevant config + method/backbone/data/engine versions.
+        spec=run_spec,
+        args=train_args,
+        # Resumable state lives outside the declared outputs, which Snakemake deletes on
+        # failure and before a rerun (workflow.md §8).
+        ckpt="results/ckpt/{split}/{backbone}/{method}/{stream}/seed{seed}",
+        out="results/runs/{split}/{backbone}/{method}/{stream}/seed{seed}",
+    resources:
+        gpu=1,
+        runtime=lambda wildcards, attempt: 600 * attempt,
+    retries: 1
+    threads: 2
+    log:
+        "logs/train/{split}/{backbone}/{method}/{stream}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/{split}/{backbone}/{method}/{stream}/seed{seed}.tsv"
+    conda:
+        "../envs/bench.yaml"
+    shell:
+        "python -m benchmark.gpu_slot --n {resources.gpu} --log {log} --"
+        " python -m benchmark train --spec {params.spec:q} {params.args}"
+        " --out {params.out} --ckpt {params.ckpt} --threads {threads} >> {log} 2>&1"
