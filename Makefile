@@ -1,0 +1,61 @@
+# The README's two commands:  make demo  and  make test.
+# Both create .venv on a fresh machine and install what they need, torch included.
+#
+# torch: on a machine with an NVIDIA driver (nvidia-smi works) the regular CUDA build of
+# torch==$(TORCH_VERSION) is installed; everywhere else the CPU build torch==$(TORCH_VERSION)+cpu,
+# never a multi-GB CUDA build. The CPU build is not on PyPI: pip finds it through its configured
+# find-links/index, or through TORCH_CPU_INDEX (a PyTorch CPU wheel index URL) if you set one.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?=
+CORES ?= all
+# GPUs the demo may use: all visible ones, 0 on a CPU machine.
+GPUS ?= $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+SNAKEMAKE := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake
+
+.PHONY: setup demo test lint dryrun clean help
+
+help:
+	@echo "make demo   set up .venv and run the workflow on the embedded synthetic dataset (reports/index.html)"
+	@echo "make test   set up .venv and run the whole test suite"
+	@echo "make lint   snakemake --lint"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch: | $(BIN)/python
+	@if nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "GPU found: installing torch==$(TORCH_VERSION) (CUDA build)"; \
+	  $(BIN)/pip install "torch==$(TORCH_VERSION)"; \
+	else \
+	  echo "no GPU: installing the CPU build torch==$(TORCH_VERSION)+cpu"; \
+	  $(BIN)/pip install "torch==$(TORCH_VERSION)+cpu" $(if $(TORCH_CPU_INDEX),--extra-index-url $(TORCH_CPU_INDEX)) \
+	  || { echo "error: no CPU wheel of torch $(TORCH_VERSION) found. Set TORCH_CPU_INDEX to a PyTorch CPU wheel index" \
+	            "(see README), or install torch yourself into $(VENV)."; exit 1; }; \
+	fi
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(BIN)/pip install -e ".[dev]"
+	@touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(SNAKEMAKE) --cores $(CORES) --resources gpu=$(GPUS)
+	@echo "Report: $(CURDIR)/reports/index.html"
+
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(SNAKEMAKE) --lint --workflow-profile none
+
+dryrun: setup
+	$(SNAKEMAKE) -n --workflow-profile none --quiet rules
+
+clean:
+	rm -rf results logs benchmarks .snakemake reports/*.html

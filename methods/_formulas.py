@@ -1,0 +1,354 @@
+"""Pure formulas shared by the methods: class counts, class weights, margins, label rules, losses.
+
+Every function cites the section of ``methods.md`` (spec) or the paper equation it implements.
+Count/weight functions work on numpy arrays (float64, as the spec's worked numbers were computed);
+loss functions work on torch tensors and return *per-sample* losses so that one reduction helper
+(:func:`mixed_reduce`) serves every method, mixed labels included.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from methods._base import MethodConfigError, MethodContext, Targets
+
+REDUCTIONS = ("batch_mean", "weighted_mean")
+
+
+# ====================================================================== class counts (§0.2, F7)
+def formula_counts(num_classes: int, n_max: float, ratio: float) -> np.ndarray:
+    """n_c = ⌊n_max · IF^(−c/(C−1))⌋ (methods.md §0.2); same arithmetic as benchmark.data.splits.lt_profile."""
+    from benchmark.data.splits import lt_profile
+    return lt_profile(int(num_classes), int(n_max), float(ratio)).astype(np.int64)
+
+
+def official_profile_ratio(ctx: MethodContext) -> float:
+    """F7: the official code fixes IF at 10 for NW-UCLA and at 100 for NTU, whatever the run's IF."""
+    layout_name = getattr(ctx.layout, "name", "")
+    if layout_name == "nw_ucla20":
+        return 10.0
+    if layout_name == "ntu25":
+        return 100.0
+    # Other layouts (e.g. Kinetics) have no official counts file: extrapolate with the run's profile.
+    return float(ctx.lt_profile.get("ratio", 100.0))
+
+
+def resolve_counts(ctx: MethodContext, source: str = "actual", *, method: str = "",
+                   clamp_min: Optional[int] = None) -> np.ndarray:
+    """Class counts a method uses: ``actual`` (paper mode, §0.2) or ``formula`` (official_code, F7).
+
+    ``formula`` needs ``ctx.lt_profile['n_max']``; without it (natural long tail, e.g. K400) the
+    actual counts are used, as the official code has no counts there either. Zero counts are an
+    error unless ``clamp_min`` is given (Balanced Softmax / LA clamp counts to ≥ 1, §3.10)."""
+    counts = np.asarray(ctx.class_counts, dtype=np.int64).reshape(-1)
+    if counts.shape[0] != ctx.num_classes:
+        raise MethodConfigError(f"method '{method}': class_counts has {counts.shape[0]} entries but the "
+                                f"dataset has {ctx.num_classes} classes; recount the LT training list")
+    if (counts < 0).any():
+        raise MethodConfigError(f"method '{method}': negative class counts {counts.tolist()}")
+    if source == "formula":
+        if "n_max" in ctx.lt_profile:
+            counts = formula_counts(ctx.num_classes, ctx.lt_profile["n_max"], official_profile_ratio(ctx))
+    elif source != "actual":
+        raise MethodConfigError(f"method '{method}': counts_source must be 'actual' or 'formula', got '{source}'")
+    if clamp_min is not None:
+        return np.maximum(counts, clamp_min)
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        raise MethodConfigError(f"method '{method}': class(es) {empty.tolist()} have no training samples, "
+                                "but this method needs n_c ≥ 1 for every class; check the LT split list "
+                                "or the dataset's class list")
+    return counts
+
+
+def frequency_rank(counts: np.ndarray) -> np.ndarray:
+    """Class indices by count, descending, ties by ascending index (methods.md §0.2)."""
+    counts = np.asarray(counts)
+    return np.lexsort((np.arange(len(counts)), -counts))
+
+
+def rank_of(counts: np.ndarray) -> np.ndarray:
+    """r(c): position of class c in the frequency rank."""
+    order = frequency_rank(counts)
+    r = np.empty(len(order), dtype=np.int64)
+    r[order] = np.arange(len(order))
+    return r
+
+
+def tail_third(counts: np.ndarray, rule: str = "rank") -> np.ndarray:
+    """Boolean mask of the tail set 𝒯 of the reverse sampler (§1.3.2, F15).
+
+    ``rank``: the C − 2⌊C/3⌋ least frequent classes; ``index``: class index ≥ 2⌊C/3⌋."""
+    c = len(counts)
+    start = 2 * (c // 3)
+    if rule == "rank":
+        return rank_of(counts) >= start
+    if rule == "index":
+        return np.arange(c) >= start
+    raise MethodConfigError(f"sampler_tail_rule must be 'rank' or 'index', got '{rule}'")
+
+
+# ====================================================================== class weights
+def _sum_to_c(g: np.ndarray) -> np.ndarray:
+    return len(g) * g / g.sum()
+
+
+def action_aware_beta(counts: np.ndarray, upsilon: float = 0.99, lam: float = 0.0099) -> np.ndarray:
+    """β_y = λ_AA·(n_y − n_min)/(n_max − n_min) + υ (BRL paper Eq. 7; methods.md §1.4)."""
+    n = np.asarray(counts, dtype=np.float64)
+    span = n.max() - n.min()
+    if span == 0:
+        return np.full_like(n, upsilon + lam)
+    return lam * (n - n.min()) / span + upsilon
+
+
+def effective_number_gamma(beta: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """γ = (1 − β)/(1 − β^n) (paper Eq. 9; CB loss of Cui et al.)."""
+    beta = np.asarray(beta, dtype=np.float64)
+    n = np.asarray(counts, dtype=np.float64)
+    return (1.0 - beta) / (1.0 - np.power(beta, n))
+
+
+def action_aware_weights(counts: np.ndarray, upsilon: float = 0.99, lam: float = 0.0099,
+                         normalize: str = "sum_to_C", flipped: bool = False) -> np.ndarray:
+    """Action-aware class weights (paper Eqs. 7–9, methods.md §1.4).
+
+    ``normalize='sum_to_C'`` gives w = C·γ/Σγ (both modes); ``'none'`` the literal Eq. 10 γ.
+    ``flipped=True`` uses β′ = 1 − β: the weights of the official code's alternate epochs (F9).
+    If n_max = n_min every weight is 1 [suite]."""
+    n = np.asarray(counts, dtype=np.float64)
+    if n.max() == n.min():
+        return np.ones_like(n)
+    beta = action_aware_beta(n, upsilon, lam)
+    if flipped:
+        beta = 1.0 - beta
+    g = effective_number_gamma(beta, n)
+    if normalize == "sum_to_C":
+        return _sum_to_c(g)
+    if normalize == "none":
+        return g
+    raise MethodConfigError(f"aa_normalize must be 'sum_to_C' or 'none', got '{normalize}'")
+
+
+def class_balanced_weights(counts: np.ndarray, beta: float) -> np.ndarray:
+    """CB weights w_c ∝ (1 − β)/(1 − β^{n_c}), Σ_c w_c = C (Cui et al. 2019; methods.md §3.7)."""
+    n = np.asarray(counts, dtype=np.float64)
+    return _sum_to_c(effective_number_gamma(np.full_like(n, beta), n))
+
+
+def inverse_frequency_weights(counts: np.ndarray, normalize: str = "sum_to_C") -> np.ndarray:
+    """Weighted softmax (§3.3): w_c = C·(1/n_c)/Σ_k(1/n_k); ``'N_over_n'``: w_c = N/n_c (official intent)."""
+    n = np.asarray(counts, dtype=np.float64)
+    if normalize == "sum_to_C":
+        return _sum_to_c(1.0 / n)
+    if normalize == "N_over_n":
+        return n.sum() / n
+    raise MethodConfigError(f"weights must be 'sum_to_C' or 'N_over_n', got '{normalize}'")
+
+
+def ldam_margins(counts: np.ndarray, max_m: float = 0.5) -> np.ndarray:
+    """Δ_c = max_m·(n_min/n_c)^(1/4) (Cao et al. 2019; methods.md §3.8)."""
+    n = np.asarray(counts, dtype=np.float64)
+    return max_m * np.power(n.min() / n, 0.25)
+
+
+def kps_scales(counts: np.ndarray) -> np.ndarray:
+    """s_c = 1 + ln(n_c/n_min)/ln 50 (KPS, methods.md §3.12)."""
+    n = np.asarray(counts, dtype=np.float64)
+    return 1.0 + np.log(n / n.min()) / math.log(50.0)
+
+
+def kps_mirror_scales(counts: np.ndarray) -> np.ndarray:
+    """s_{(C−1−r(c))}: the scale of the class at the mirrored frequency rank (§3.12)."""
+    s = kps_scales(counts)
+    order = frequency_rank(counts)          # order[q] = class at rank q
+    return s[order][len(s) - 1 - rank_of(counts)]
+
+
+def kps_margins(counts: np.ndarray, max_m: float = 0.2) -> np.ndarray:
+    """m_c = max_m · s_{(C−1−r(c))} / max_k s_k, largest for the rarest class (§3.12, mirror form)."""
+    s = kps_scales(counts)
+    return max_m * kps_mirror_scales(counts) / s.max()
+
+
+def kps_ga_scales(counts: np.ndarray, s: float = 15.0, cap: float = 50.0) -> np.ndarray:
+    """Per-class GA scale S = clamp(s·s_{(C−1−r(c))}, s, cap) (§3.12 stage 2)."""
+    return np.clip(s * kps_mirror_scales(counts), s, cap)
+
+
+def log_prior(counts: np.ndarray) -> np.ndarray:
+    """log π_c = log(n_c/N) (LA, §4.1)."""
+    n = np.asarray(counts, dtype=np.float64)
+    return np.log(n / n.sum())
+
+
+def eql_tail_mask(counts: np.ndarray, lam: float) -> np.ndarray:
+    """SEQL tail set: frequency f_c = n_c/N < λ (Tan et al. 2020; methods.md §3.9)."""
+    n = np.asarray(counts, dtype=np.float64)
+    return n / n.sum() < lam
+
+
+def eql_official_tail_mask(counts: np.ndarray) -> np.ndarray:
+    """BRL's inverted-EQL tail: n_c < n of the class at frequency rank 2⌊C/3⌋ (§3.9 official_code)."""
+    n = np.asarray(counts)
+    threshold = n[frequency_rank(n)][2 * (len(n) // 3)]
+    return n < threshold
+
+
+def gumbel_bias_init(num_classes: int) -> float:
+    """b = −ln ln C so that η(b) = 1/C at the start (§3.11)."""
+    return -math.log(math.log(num_classes))
+
+
+# ====================================================================== label rules
+def rpm_label_lambda(n_a, n_b, k: float = 3.0, lambda_x: float = 0.64, boundary: str = "inclusive",
+                     rebalance: bool = True):
+    """RPM label weight λ_y (BRL paper Eqs. 4–5; methods.md §1.2, F4). Works on arrays or tensors.
+
+    λ_y = 0 if n_a > k·n_b; else 1 if k·n_a ≤ n_b (``inclusive``, paper) / n_b > k·n_a (``strict``,
+    official); else λ_x. ``rebalance=False`` gives plain partial mixup (λ_y ≡ λ_x)."""
+    if isinstance(n_a, torch.Tensor):
+        n_a, n_b = n_a.double(), n_b.double()
+        lam = torch.full_like(n_a, float(lambda_x))
+        where = torch.where
+    else:
+        n_a, n_b = np.asarray(n_a, dtype=np.float64), np.asarray(n_b, dtype=np.float64)
+        lam = np.full(np.broadcast(n_a, n_b).shape, float(lambda_x))
+        where = np.where
+    if not rebalance:
+        return lam
+    if boundary == "inclusive":
+        to_a = k * n_a <= n_b
+    elif boundary == "strict":
+        to_a = n_b > k * n_a
+    else:
+        raise MethodConfigError(f"rpm_rule_boundary must be 'inclusive' or 'strict', got '{boundary}'")
+    lam = where(to_a, lam * 0 + 1.0, lam)
+    lam = where(n_a > k * n_b, lam * 0, lam)     # checked first in the spec, so it wins
+    return lam
+
+
+def remix_label_lambda(n_i, n_j, lam_x, kappa: float = 3.0, tau: float = 0.5):
+    """Remix label weight (Chou et al. 2020; methods.md §3.6). Arrays or tensors.
+
+    0 if n_i/n_j ≥ κ and λ_x < τ; 1 if n_i/n_j ≤ 1/κ and 1 − λ_x < τ; λ_x otherwise."""
+    if isinstance(n_i, torch.Tensor):
+        n_i, n_j = n_i.double(), n_j.double()
+        lam_x = torch.as_tensor(lam_x, dtype=torch.float64, device=n_i.device).expand_as(n_i)
+        where = torch.where
+    else:
+        n_i, n_j = np.asarray(n_i, dtype=np.float64), np.asarray(n_j, dtype=np.float64)
+        lam_x = np.broadcast_to(np.asarray(lam_x, dtype=np.float64), np.broadcast(n_i, n_j).shape)
+        where = np.where
+    # compare n_i ≥ κ·n_j rather than the ratio: 24/8 == 3 must hold exactly (§5.5)
+    to_j = (n_i >= kappa * n_j) & (lam_x < tau)
+    to_i = (kappa * n_i <= n_j) & ((1 - lam_x) < tau)
+    lam = where(to_i, lam_x * 0 + 1.0, lam_x * 1.0)
+    return where(to_j, lam * 0, lam)
+
+
+# ====================================================================== schedules (§0.4)
+def fraction_switch(ctx: MethodContext, fraction: float) -> int:
+    """t_s = ⌊φ·T_tot⌋ (paper-mode and original-method switches)."""
+    return int(math.floor(fraction * ctx.total_iters + 1e-9))
+
+
+def epoch_switch(ctx: MethodContext, epoch: int) -> int:
+    """t_s = e_s·I (official_code switches)."""
+    return int(epoch) * ctx.iters_per_epoch
+
+
+def detached_switch(ctx: MethodContext, detached_epochs: int) -> int:
+    """t_s = ⌊T_tot·(E_eff − d)/E_eff⌋: the detached stage is the last d effective epochs (§1.4)."""
+    e_eff = ctx.effective_epochs
+    if e_eff <= 0:
+        return 0
+    return (ctx.total_iters * max(e_eff - int(detached_epochs), 0)) // e_eff
+
+
+# ====================================================================== per-sample losses
+def ce_per_sample(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """CE(z, y) = −z_y + logsumexp(z), per sample."""
+    return -F.log_softmax(logits, dim=1).gather(1, y[:, None]).squeeze(1)
+
+
+def focal_per_sample(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+    """Softmax focal loss −(1 − p_y)^γ·log p_y, modulating factor not detached (Lin et al.; §3.2)."""
+    logp = F.log_softmax(logits, dim=1).gather(1, y[:, None]).squeeze(1)
+    return -torch.pow(1.0 - logp.exp(), gamma) * logp
+
+
+def margin_logits(logits: torch.Tensor, y: torch.Tensor, margins: torch.Tensor) -> torch.Tensor:
+    """z − Δ_y·e_y: subtract the class margin from the true-class logit only (LDAM/KPS)."""
+    return logits - F.one_hot(y, logits.shape[1]).to(logits.dtype) * margins[y][:, None]
+
+
+def gumbel_eta(logits: torch.Tensor, lo: float = -4.0, hi: float = 10.0) -> torch.Tensor:
+    """η(z) = exp(−exp(−clamp(z, lo, hi))), the Gumbel CDF (Alexandridis et al. 2022; §3.11)."""
+    return torch.exp(-torch.exp(-logits.clamp(lo, hi)))
+
+
+def gumbel_bce_per_sample(logits: torch.Tensor, y: torch.Tensor, per_element: bool = False) -> torch.Tensor:
+    """Σ_c −[1(c=y)·log η + 1(c≠y)·log(1 − η)] on clamped logits (GOL classification part, §3.11).
+
+    log η = −exp(−ẑ) and log(1 − η) = log(−expm1(−exp(−ẑ))) are used directly for stability.
+    ``per_element`` divides by C (the authors' simplified snippet)."""
+    zc = logits.clamp(-4.0, 10.0)
+    e = torch.exp(-zc)
+    log_eta = -e
+    log_1m = torch.log(-torch.expm1(-e))
+    onehot = F.one_hot(y, logits.shape[1]).to(logits.dtype)
+    loss = -(onehot * log_eta + (1 - onehot) * log_1m).sum(dim=1)
+    return loss / logits.shape[1] if per_element else loss
+
+
+# ====================================================================== reductions (§0.3, F11)
+def mixed_reduce(loss_a: torch.Tensor, loss_b: torch.Tensor, targets: Targets,
+                 class_weights: Optional[torch.Tensor] = None, reduction: str = "batch_mean") -> torch.Tensor:
+    """Combine per-sample losses for the two label vectors of mixed targets.
+
+    BM: (1/B)·Σ_i [λ_i·w_{y_a}·ℓ_a + (1 − λ_i)·w_{y_b}·ℓ_b] (§1.2 step 6).
+    WM: λ̄·Σ w_a ℓ_a/Σ w_a + (1 − λ̄)·Σ w_b ℓ_b/Σ w_b with λ̄ the batch λ (F11; equals
+    ``methods._base.mixed_cross_entropy`` for CE)."""
+    if class_weights is None:
+        w_a = w_b = torch.ones_like(loss_a)
+    else:
+        w_a, w_b = class_weights[targets.y_a], class_weights[targets.y_b]
+    lam = targets.lam.to(loss_a.dtype)
+    if reduction == "batch_mean":
+        return (lam * w_a * loss_a + (1 - lam) * w_b * loss_b).mean()
+    if reduction == "weighted_mean":
+        lb = lam.mean()
+        return lb * (w_a * loss_a).sum() / w_a.sum() + (1 - lb) * (w_b * loss_b).sum() / w_b.sum()
+    raise MethodConfigError(f"unknown reduction '{reduction}'; use one of {REDUCTIONS}")
+
+
+def per_sample_pair(fn, logits: torch.Tensor, targets: Targets, **kw) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(ℓ(z, y_a), ℓ(z, y_b)); computes once when the two label vectors coincide."""
+    la = fn(logits, targets.y_a, **kw)
+    if targets.y_b is targets.y_a or torch.equal(targets.y_a, targets.y_b):
+        return la, la
+    return la, fn(logits, targets.y_b, **kw)
+
+
+def weights_tensor(w: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(w, dtype=np.float64), dtype=like.dtype, device=like.device)
+
+
+def check_choice(method: str, option: str, value, choices) -> None:
+    """Stop with a clear message when an option has a value outside its set."""
+    if value not in choices:
+        raise MethodConfigError(f"method '{method}': option {option}={value!r} is not one of {list(choices)}")
+
+
+def step_generator(seed: int, step: int, salt: int, device) -> torch.Generator:
+    """A torch generator seeded from (run seed, global iteration, salt), for randomness inside a loss
+    (EQL's Bernoulli masks): deterministic and resumable without global RNG state (training.md §2.10)."""
+    state = np.random.SeedSequence([int(seed), int(step), int(salt)]).generate_state(2, dtype=np.uint32)
+    g = torch.Generator(device=device)
+    g.manual_seed(int(state[0]) << 32 | int(state[1]))
+    return g
