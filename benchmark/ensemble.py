@@ -102,7 +102,7 @@ def check_aligned(runs: Sequence[Dict[str, np.ndarray]], paths: Sequence[Path]) 
                                 f"{ref['labels'][i]} in {ref_path}; the prepared data differ, re-prepare")
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
+def atomic_write_bytes(path: Path, write) -> None:
     """Write via a temp file in the same folder, fsync, then os.replace (no partial outputs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,11 +121,11 @@ def _atomic_write_bytes(path: Path, write) -> None:
 
 def write_json_atomic(path: Path, obj) -> None:
     data = (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
-    _atomic_write_bytes(Path(path), lambda f: f.write(data))
+    atomic_write_bytes(Path(path), lambda f: f.write(data))
 
 
 def write_npz_atomic(path: Path, **arrays) -> None:
-    _atomic_write_bytes(Path(path), lambda f: np.savez(f, **arrays))
+    atomic_write_bytes(Path(path), lambda f: np.savez(f, **arrays))
 
 
 def _member_record(npz_path: Path) -> dict:

@@ -352,3 +352,93 @@ def step_generator(seed: int, step: int, salt: int, device) -> torch.Generator:
     g = torch.Generator(device=device)
     g.manual_seed(int(state[0]) << 32 | int(state[1]))
     return g
+
+
+# ====================================================================== switches and heads
+SWITCH_MODES = ("fraction", "runner_epoch")
+
+
+def resolve_switch(ctx: MethodContext, mode: str, fraction: float, epoch: int, method: str = "") -> int:
+    """Stage-2 start t_s: ⌊φ·T_tot⌋ (``fraction``) or e_s·I (``runner_epoch``), methods.md §0.4."""
+    if mode == "fraction":
+        return fraction_switch(ctx, fraction)
+    if mode == "runner_epoch":
+        return epoch_switch(ctx, epoch)
+    raise MethodConfigError(f"method '{method}': switch must be one of {list(SWITCH_MODES)}, got '{mode}'")
+
+
+class NormedLinear(torch.nn.Module):
+    """Cosine classifier (LDAM/KPS, methods.md §0.5): cos θ_c = ⟨x/‖x‖, w_c/‖w_c‖⟩, no bias.
+
+    Rows are initialised U(−1, 1) and rescaled to unit norm. Any scale s belongs to the loss."""
+
+    def __init__(self, in_dim: int, num_classes: int):
+        super().__init__()
+        w = torch.empty(num_classes, in_dim).uniform_(-1.0, 1.0)
+        self.weight = torch.nn.Parameter(F.normalize(w, dim=1))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return F.normalize(feats, dim=1) @ F.normalize(self.weight, dim=1).t()
+
+
+def classifier_linear(model: torch.nn.Module) -> torch.nn.Linear:
+    """The final ``nn.Linear`` of the model's head (``LinearHead.fc``), for τ-norm, cRT and WB."""
+    head = getattr(model, "head", None)
+    if head is None:
+        raise MethodConfigError("the model has no `.head`; build it with benchmark.models.build_model")
+    linears = [m for m in head.modules() if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise MethodConfigError(f"the model head {type(head).__name__} has no nn.Linear to adjust")
+    return linears[-1]
+
+
+def load_stage1(model: torch.nn.Module, state, method: str, stage1: str) -> None:
+    """Load the stage-1 model's final weights; a missing state is a wiring error of the run."""
+    if state is None:
+        raise MethodConfigError(f"method '{method}' starts from the final model of '{stage1}', but no "
+                                f"stage-1 state was given (ctx.stage1_state is None); run '{stage1}' "
+                                "first with the same dataset, backbone, stream and seed")
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise MethodConfigError(f"method '{method}': the stage-1 '{stage1}' weights do not fit this model "
+                                f"(same backbone and head required): {e}") from None
+
+
+def freeze_backbone_eval(model: torch.nn.Module) -> None:
+    """Freeze every backbone parameter and keep the backbone in eval mode (BN statistics fixed)
+    even when the engine calls ``model.train()`` (methods.md §4.2, training.md §5.3)."""
+    import types
+
+    backbone = model.backbone
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+
+    def _train(self, mode: bool = True):
+        return torch.nn.Module.train(self, False)
+
+    backbone.train = types.MethodType(_train, backbone)
+    backbone.eval()
+
+
+#: option names and defaults every deferred baseline shares (§0.4, §3 "official_code": switch at 19·I)
+DEFERRED_DEFAULTS = {"schedule": "always", "switch": "runner_epoch", "switch_epoch": 19, "switch_fraction": 5 / 6}
+
+
+def stage2_start(ctx: MethodContext, options, method: str) -> int:
+    """t_s of a baseline's second stage: 0 for ``schedule = always``; otherwise from ``switch``
+    (``fraction`` → ⌊switch_fraction·T_tot⌋, ``runner_epoch`` → switch_epoch·I)."""
+    check_choice(method, "schedule", options["schedule"], ("always", "deferred"))
+    if options["schedule"] == "always":
+        return 0
+    return resolve_switch(ctx, options["switch"], float(options["switch_fraction"]),
+                          int(options["switch_epoch"]), method)
+
+
+def stage2_schedule(num_passes: int, repeat: int) -> tuple:
+    """(runner_epochs, repeat) for a short second stage of ``num_passes`` passes over the sampler list."""
+    if repeat > 0 and num_passes % repeat == 0:
+        return num_passes // repeat, repeat
+    return num_passes, 1

@@ -104,7 +104,7 @@ def class_aware_epoch_indices(labels: np.ndarray, num_classes: int, repeat: int,
     class, cycling through a reshuffled list of its indices."""
     labels = np.asarray(labels, dtype=np.int64)
     total = len(labels) * repeat
-    lists = [l for l in class_index_lists(labels, num_classes)]
+    lists = class_index_lists(labels, num_classes)
     present = np.array([c for c in range(num_classes) if len(lists[c])])
     if total == 0 or present.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -118,10 +118,6 @@ def class_aware_epoch_indices(labels: np.ndarray, num_classes: int, repeat: int,
         reps = -(-int(need[c]) // len(idx)) if need[c] else 0
         streams[c] = np.concatenate([rng.permutation(idx) for _ in range(reps)]) if reps else idx[:0]
     # the k-th visit of class c takes entries [4k, 4k+4) of its stream
-    visit_no = np.zeros(visits, dtype=np.int64)
-    for c in present:
-        pos = np.flatnonzero(class_seq == c)
-        visit_no[pos] = np.arange(pos.size)
     out = np.empty((visits, samples_per_class), dtype=np.int64)
     for c in present:
         pos = np.flatnonzero(class_seq == c)

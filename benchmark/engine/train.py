@@ -85,6 +85,7 @@ class SplitTensors:
 
     def __init__(self, ds: CanonicalDataset, indices: np.ndarray, device: torch.device):
         self.indices = np.asarray(indices)
+        self.coords = ds.meta.coords
         self.names = ds.table["name"].to_numpy()[self.indices]
         self.labels = ds.table["label"].to_numpy().astype(np.int64)[self.indices]
         self.frames = ds.table["frames"].to_numpy().astype(np.int64)[self.indices]
@@ -128,6 +129,7 @@ def evaluate(model: torch.nn.Module, method, split: SplitTensors, spec: RunSpec,
 
     Returns (probs (N, C), clip_logits (N, K, C))."""
     model.eval()
+    coords = split.coords
     L = spec.schedule.clip_len
     per = max(1, spec.schedule.eval_batch_size // num_clips)
     probs, logits_all = [], []
@@ -137,7 +139,7 @@ def evaluate(model: torch.nn.Module, method, split: SplitTensors, spec: RunSpec,
         idx = np.concatenate([T.test_frame_indices(int(split.frames[i]), L, num_clips) for i in sel])
         rows = torch.from_numpy(np.repeat(sel, num_clips)).to(device)
         x = T.make_clips(split.joints[rows], split.frames_t[rows], torch.from_numpy(idx).to(device),
-                         spec.stream, layout, None)
+                         spec.stream, layout, None, coords=coords)
         z = model(x)
         p = method.test_probs(z).reshape(len(sel), num_clips, -1).mean(dim=1)
         probs.append(p.float().cpu())
@@ -249,7 +251,7 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
             bt = torch.from_numpy(b).to(dev)
             aug = T.augment_params(len(b), aug_cfg, gen, dev) if spec.augment.enabled else None
             x = T.make_clips(train.joints[bt], train.frames_t[bt], torch.from_numpy(fidx).to(dev), spec.stream,
-                             layout, aug)
+                             layout, aug, coords=train.coords)
             x, targets = method.transform_batch(x, train.labels_t[bt], step, gen)
             logits = model(x)
             loss = method.loss(logits, targets, step)

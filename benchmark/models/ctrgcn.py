@@ -40,12 +40,13 @@ class CTRGC(nn.Module):
         self.conv3 = nn.Conv2d(in_channels, out_channels, 1)
         self.conv4 = nn.Conv2d(rel, out_channels, 1)
 
-    def forward(self, x: torch.Tensor, a: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor):
+        """Returns (conv4(R), x3): the channel-wise refinement (N, C_out, V, V) and the transformed
+        features (N, C_out, T, V). The owning unit adds ``alpha ·`` refinement to its shared A_k
+        (kept there so that the learnable A and alpha are never module-call arguments)."""
         x1 = self.conv1(x).mean(-2)                 # mean over time → (N, rel, V)
         x2 = self.conv2(x).mean(-2)
-        x3 = self.conv3(x)                          # (N, C_out, T, V)
-        a_hat = self.conv4(refined_topology(x1, x2)) * alpha + a[None, None]   # (N, C_out, V, V)
-        return channel_aggregate(a_hat, x3)
+        return self.conv4(refined_topology(x1, x2)), self.conv3(x)
 
 
 class UnitCTRGCN(nn.Module):
@@ -69,9 +70,11 @@ class UnitCTRGCN(nn.Module):
         bn_init(self.bn, 1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.convs[0](x, self.A[0], self.alpha)
-        for k in range(1, self.num_subsets):
-            y = y + self.convs[k](x, self.A[k], self.alpha)
+        y = 0
+        for k, ctrgc in enumerate(self.convs):
+            refinement, x3 = ctrgc(x)
+            a_hat = refinement * self.alpha + self.A[k][None, None]     # Â = alpha·conv4(R) + A_k
+            y = y + channel_aggregate(a_hat, x3)
         return self.relu(self.bn(y) + self.down(x))
 
 

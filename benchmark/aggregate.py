@@ -1,0 +1,318 @@
+"""Tables across runs and seeds (spec: training.md §10, workflow.md §4 rule ``aggregate``).
+
+    python -m benchmark.aggregate --runs-root results/runs --out results/tables
+
+reads every ``metrics.json`` under the runs root (training runs and ensembles) and writes, atomically:
+
+- ``runs.csv``: one row per run: the run fields, every scalar metric, the ten group errors
+  (``err_g1`` … ``err_g10``) and the provenance fields of ``meta``;
+- ``summary.csv``: mean and sample std (ddof 1) over seeds per
+  dataset/benchmark/split/backbone/method/stream/fidelity/selection (``<metric>_mean``, ``<metric>_std``);
+- ``pairwise.csv``: each method against ``ce`` and against ``brl`` (same split, backbone, stream and
+  selection rule) and each ``official_code`` method against its ``paper`` twin (method id without the
+  ``_official`` suffix): per-seed paired differences + t-test, and the class-stratified paired
+  bootstrap from the runs' ``test_probs.npz`` (training.md §10). Metrics: top-1, balanced accuracy, Few.
+
+Accuracies are fractions (the report shows percent).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+from benchmark.ensemble import atomic_write_bytes
+from benchmark.metrics import NUM_GROUPS, SCALAR_METRICS
+from benchmark.stats import BOOTSTRAP_METRICS, N_RESAMPLES, mean_std, paired_bootstrap, paired_seed_test
+
+RUN_FIELDS = ("dataset", "benchmark", "split", "backbone", "method", "stream", "seed", "fidelity", "selection")
+REQUIRED_RUN_FIELDS = ("dataset", "benchmark", "split", "backbone", "method", "stream", "seed")
+RUN_DEFAULTS = {"fidelity": "paper", "selection": "last"}
+GROUP_KEY = ("dataset", "benchmark", "split", "backbone", "method", "stream", "fidelity", "selection")
+PAIR_KEY = ("dataset", "benchmark", "split", "backbone", "stream", "selection")
+COUNT_COLUMNS = ("n_test", "num_classes", "n_many", "n_medium", "n_few")
+G10_COLUMNS = tuple(f"err_g{i + 1}" for i in range(NUM_GROUPS))
+META_COLUMNS = ("wall_time_s", "train_samples_per_s", "hardware", "device", "code_version", "config_hash")
+SUMMARY_METRICS = SCALAR_METRICS + G10_COLUMNS + ("wall_time_s",)
+#: single streams first (as in the paper), then the ensembles built from them
+STREAM_ORDER = ("j", "b", "k", "jm", "bm", "km", "ens-2s", "ens-4s", "ens-6s")
+BASELINES = ("ce", "brl")
+OFFICIAL_SUFFIXES = ("_official_code", "_official")
+
+
+class AggregateError(ValueError):
+    pass
+
+
+@dataclass
+class RunRecord:
+    """One metrics.json: ``path`` is the run folder relative to the runs root (POSIX)."""
+
+    path: str
+    run: Dict[str, object]
+    metrics: Dict[str, object]
+    meta: Dict[str, object]
+    root: Path = field(repr=False, default=Path("."))
+
+    @property
+    def dir(self) -> Path:
+        return self.root / self.path
+
+    def key(self, fields: Sequence[str]) -> tuple:
+        return tuple(self.run[f] for f in fields)
+
+
+def stream_sort_key(stream: str) -> tuple:
+    return (STREAM_ORDER.index(stream), "") if stream in STREAM_ORDER else (len(STREAM_ORDER), stream)
+
+
+def method_sort_key(method: str) -> tuple:
+    """ce first, brl (and its variants) last, the rest alphabetical: the paper's row order."""
+    base = paper_twin(method) or method
+    return (0 if base == "ce" else (2 if base == "brl" else 1), base, method)
+
+
+def paper_twin(method: str) -> Optional[str]:
+    """'brl_official' → 'brl' (the paper-mode method an official_code variant is compared with)."""
+    for suf in OFFICIAL_SUFFIXES:
+        if method.endswith(suf) and len(method) > len(suf):
+            return method[: -len(suf)]
+    return None
+
+
+def load_record(path: Path, root: Path) -> RunRecord:
+    try:
+        with open(path) as f:
+            raw = json.load(f)
+    except json.JSONDecodeError as e:
+        raise AggregateError(f"{path}: not valid JSON ({e}); delete it and re-run the job that wrote it") from None
+    for part in ("run", "metrics"):
+        if not isinstance(raw.get(part), dict):
+            raise AggregateError(f"{path}: no '{part}' object; expected keys run, metrics, meta")
+    run = dict(RUN_DEFAULTS, **raw["run"])
+    missing = [k for k in REQUIRED_RUN_FIELDS if run.get(k) is None]
+    if missing:
+        raise AggregateError(f"{path}: run fields {missing} are missing")
+    run["seed"] = int(run["seed"])
+    rel = path.parent.relative_to(root).as_posix()
+    return RunRecord(path=rel, run=run, metrics=raw["metrics"], meta=dict(raw.get("meta") or {}), root=root)
+
+
+def collect_runs(runs_root: Path) -> List[RunRecord]:
+    """Every metrics.json below ``runs_root``, sorted by path (deterministic)."""
+    runs_root = Path(runs_root)
+    if not runs_root.is_dir():
+        raise AggregateError(f"runs root '{runs_root}' is not a directory")
+    records = [load_record(p, runs_root) for p in sorted(runs_root.rglob("metrics.json"))]
+    seen: Dict[tuple, str] = {}
+    for r in records:
+        k = r.key(RUN_FIELDS)
+        if k in seen:
+            raise AggregateError(f"runs '{seen[k]}' and '{r.path}' have identical run fields {dict(zip(RUN_FIELDS, k))}")
+        seen[k] = r.path
+    return records
+
+
+def runs_table(records: Sequence[RunRecord]) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        row = {f: r.run[f] for f in RUN_FIELDS}
+        for m in COUNT_COLUMNS + SCALAR_METRICS:
+            row[m] = r.metrics.get(m)
+        g10 = list(r.metrics.get("group10_error") or [None] * NUM_GROUPS)
+        for col, v in zip(G10_COLUMNS, g10 + [None] * (NUM_GROUPS - len(g10))):
+            row[col] = v
+        for m in META_COLUMNS:
+            v = r.meta.get(m)
+            row[m] = " / ".join(map(str, v)) if isinstance(v, list) else v
+        row["path"] = r.path
+        rows.append(row)
+    cols = list(RUN_FIELDS) + list(COUNT_COLUMNS) + list(SCALAR_METRICS) + list(G10_COLUMNS) + list(META_COLUMNS) + ["path"]
+    df = pd.DataFrame(rows, columns=cols)
+    return sort_frame(df)
+
+
+def sort_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Deterministic order: split, backbone, method (paper order), stream (singles then ensembles), seed."""
+    if df.empty:
+        return df.reset_index(drop=True)
+    keys = df.apply(lambda r: (r["dataset"], r["benchmark"], r["split"], r["backbone"], method_sort_key(r["method"]),
+                               stream_sort_key(r["stream"]), r.get("fidelity", ""), r.get("selection", ""),
+                               r.get("seed", 0)), axis=1)
+    return df.iloc[sorted(range(len(df)), key=lambda i: keys.iloc[i])].reset_index(drop=True)
+
+
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± sample std over seeds per GROUP_KEY."""
+    cols = list(GROUP_KEY) + ["n_seeds", "seeds", "num_classes", "n_many", "n_medium", "n_few"]
+    cols += [f"{m}_{s}" for m in SUMMARY_METRICS for s in ("mean", "std")]
+    rows = []
+    if not runs.empty:
+        for key, g in runs.groupby(list(GROUP_KEY), sort=True, dropna=False):
+            row = dict(zip(GROUP_KEY, key))
+            row["n_seeds"] = int(len(g))
+            row["seeds"] = " ".join(str(s) for s in sorted(g["seed"]))
+            for c in ("num_classes", "n_many", "n_medium", "n_few"):
+                row[c] = g[c].iloc[0]
+            for m in SUMMARY_METRICS:
+                ms = mean_std(_values(g[m]))
+                row[f"{m}_mean"], row[f"{m}_std"] = ms["mean"], ms["std"]
+            rows.append(row)
+    return sort_frame(pd.DataFrame(rows, columns=cols))
+
+
+def _values(series: pd.Series) -> List[Optional[float]]:
+    return [None if (v is None or (isinstance(v, float) and np.isnan(v))) else float(v) for v in series]
+
+
+# ---------------------------------------------------------------------------------------------
+# pairwise comparisons
+
+def comparison_pairs(records: Sequence[RunRecord]) -> List[Tuple[str, tuple, str, str]]:
+    """(comparison, pair key, method A, method B): every method vs ce and vs brl, official vs paper."""
+    by_key: Dict[tuple, Dict[str, str]] = {}
+    for r in records:
+        by_key.setdefault(r.key(PAIR_KEY), {})[str(r.run["method"])] = str(r.run["fidelity"])
+    pairs = []
+    for key in sorted(by_key, key=lambda k: (k[:4], stream_sort_key(k[4]), k[5])):
+        methods = by_key[key]
+        for m in sorted(methods, key=method_sort_key):
+            for base in BASELINES:
+                if base in methods and m != base:
+                    pairs.append((f"vs_{base}", key, m, base))
+            twin = paper_twin(m)
+            if twin in methods and methods[m] == "official_code" and methods[twin] == "paper":
+                pairs.append(("fidelity", key, twin, m))
+    return pairs
+
+
+class _CorrectCache:
+    """Top-1 correctness per run from test_probs.npz, loaded once."""
+
+    def __init__(self) -> None:
+        self._c: Dict[str, Optional[tuple]] = {}
+
+    def get(self, rec: RunRecord) -> Optional[tuple]:
+        if rec.path not in self._c:
+            p = rec.dir / "test_probs.npz"
+            if not p.exists():
+                self._c[rec.path] = None
+            else:
+                with np.load(p, allow_pickle=False) as z:
+                    labels = z["labels"].astype(np.int64)
+                    names = z["names"].astype(str) if "names" in z.files else None
+                    correct = z["probs"].argmax(axis=1) == labels
+                self._c[rec.path] = (labels, names, correct)
+        return self._c[rec.path]
+
+
+def pairwise_table(records: Sequence[RunRecord], n_resamples: int = N_RESAMPLES, seed: int = 0,
+                   metrics: Sequence[str] = BOOTSTRAP_METRICS) -> pd.DataFrame:
+    index: Dict[tuple, Dict[int, RunRecord]] = {}
+    for r in records:
+        index.setdefault(r.key(PAIR_KEY) + (r.run["method"],), {})[int(r.run["seed"])] = r
+    cache = _CorrectCache()
+    rows = []
+    for comparison, key, ma, mb in comparison_pairs(records):
+        ra, rb = index[key + (ma,)], index[key + (mb,)]
+        seeds = sorted(set(ra) & set(rb))
+        boot, note = _bootstrap(ra, rb, seeds, cache, n_resamples, seed, metrics)
+        for metric in metrics:
+            va = {s: ra[s].metrics.get(metric) for s in ra}
+            vb = {s: rb[s].metrics.get(metric) for s in rb}
+            t = paired_seed_test(va, vb)
+            b = boot.get(metric, {}) if boot else {}
+            rows.append({
+                **dict(zip(PAIR_KEY, key)), "comparison": comparison, "method_a": ma, "method_b": mb,
+                "fidelity_a": ra[seeds[0]].run["fidelity"] if seeds else None,
+                "fidelity_b": rb[seeds[0]].run["fidelity"] if seeds else None,
+                "metric": metric, "n_seeds": t["n_seeds"], "seeds": " ".join(map(str, t["seeds"])),
+                "mean_a": mean_std(va[s] for s in t["seeds"])["mean"],
+                "mean_b": mean_std(vb[s] for s in t["seeds"])["mean"],
+                "mean_diff": t["mean_diff"], "std_diff": t["std_diff"], "n_positive": t["n_positive"],
+                "t_stat": t["t_stat"], "p_value": t["p_value"],
+                "boot_diff": b.get("diff"), "ci_lo": b.get("lo"), "ci_hi": b.get("hi"),
+                "significant": b.get("significant"), "n_resamples": b.get("n_resamples"), "note": note,
+            })
+    cols = list(PAIR_KEY) + ["comparison", "method_a", "method_b", "fidelity_a", "fidelity_b", "metric", "n_seeds",
+                             "seeds", "mean_a", "mean_b", "mean_diff", "std_diff", "n_positive", "t_stat", "p_value",
+                             "boot_diff", "ci_lo", "ci_hi", "significant", "n_resamples", "note"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _bootstrap(ra, rb, seeds, cache, n_resamples, seed, metrics):
+    if not seeds:
+        return None, "no common seeds"
+    ca, cb = [], []
+    ref = None
+    for s in seeds:
+        for rec, acc in ((ra[s], ca), (rb[s], cb)):
+            got = cache.get(rec)
+            if got is None:
+                return None, f"no test_probs.npz in {rec.path}"
+            labels, names, correct = got
+            if ref is None:
+                ref = (labels, names, rec)
+            elif not np.array_equal(labels, ref[0]) or (names is not None and ref[1] is not None
+                                                       and not np.array_equal(names, ref[1])):
+                return None, f"test samples of {rec.path} differ from {ref[2].path}"
+            acc.append(correct)
+    counts = ra[seeds[0]].metrics.get("train_counts")
+    counts = np.asarray(counts) if counts is not None else None
+    ok = [m for m in metrics if m in ("top1", "balanced_acc") or counts is not None]
+    res = paired_bootstrap(ref[0], np.stack(ca), np.stack(cb), counts, metrics=ok, n_resamples=n_resamples,
+                           seed=seed, num_classes=len(counts) if counts is not None else None)
+    return res, "" if len(ok) == len(metrics) else "no train_counts: group metrics not bootstrapped"
+
+
+# ---------------------------------------------------------------------------------------------
+
+def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, lineterminator="\n")
+    data = buf.getvalue().encode()
+    atomic_write_bytes(Path(path), lambda f: f.write(data))
+
+
+def aggregate(runs_root: Path, out: Path, n_resamples: int = N_RESAMPLES, seed: int = 0) -> Dict[str, pd.DataFrame]:
+    records = collect_runs(runs_root)
+    runs = runs_table(records)
+    tables = {"runs": runs, "summary": summary_table(runs), "pairwise": pairwise_table(records, n_resamples, seed)}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        write_csv_atomic(df, out / f"{name}.csv")
+    return tables
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a table written here back (strings kept as strings, empty cells as NaN)."""
+    return pd.read_csv(path, dtype={"seeds": str, "note": str, "hardware": str, "device": str,
+                                     "code_version": str, "config_hash": str})
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmark.aggregate", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs-root", type=Path, default=Path("results/runs"))
+    ap.add_argument("--out", type=Path, default=Path("results/tables"))
+    ap.add_argument("--n-resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples (spec: 10 000)")
+    ap.add_argument("--seed", type=int, default=0, help="bootstrap RNG seed")
+    args = ap.parse_args(argv)
+    try:
+        t = aggregate(args.runs_root, args.out, args.n_resamples, args.seed)
+    except AggregateError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{len(t['runs'])} runs, {len(t['summary'])} configurations, {len(t['pairwise'])} comparisons -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

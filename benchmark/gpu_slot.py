@@ -1,0 +1,290 @@
+"""GPU slot allocator: lease n GPUs with node-local file locks, then exec the command.
+
+Usage (every GPU rule, workflow.md §5.2)::
+
+    python -m benchmark.gpu_slot --n {resources.gpu} [--log FILE] -- python -m benchmark.train ...
+
+Snakemake's ``gpu`` resource is only a counter; it never assigns a device (workflow.md §5.1).
+This wrapper does, as follows:
+
+1. **Pass-through**: inside a SLURM allocation (``SLURM_JOB_ID`` set) the command runs unchanged:
+   the scheduler already set ``CUDA_VISIBLE_DEVICES`` and renumbers devices from 0 per job, so a
+   node-local lock on "0" would wrongly serialise independent jobs sharing a node (§5.3).
+   ``--n 0`` runs the command with ``CUDA_VISIBLE_DEVICES=""``, i.e. deliberately on CPU.
+2. **Pool**: ``LTBENCH_GPU_IDS`` (comma-separated; empty counts as unset), else the
+   ``CUDA_VISIBLE_DEVICES`` of the environment (set but empty = no GPUs), else
+   ``nvidia-smi --query-gpu=index --format=csv,noheader``. Ids are opaque tokens (indices, UUIDs,
+   MIG ids). An empty pool (CPU machine) runs the command unchanged on CPU and says so.
+3. **Leasing**: one lock file per id in a node-local directory
+   ``${XDG_RUNTIME_DIR:-/tmp}/ltbench-gpu-<uid>/gpu<ID>.lock`` (``LTBENCH_GPU_LOCK_DIR``
+   overrides it, for tests). Exclusive non-blocking ``flock``; a job needing n GPUs takes all n at
+   once or releases what it got and retries after a random 0.2–0.5 s, so multi-GPU jobs never
+   hold-and-wait (no deadlock).
+4. **Hand-over**: ``CUDA_VISIBLE_DEVICES`` = the leased ids, ``CUDA_DEVICE_ORDER=PCI_BUS_ID``
+   (indices match ``nvidia-smi``), the lock descriptors are made inheritable (Python opens them
+   close-on-exec) and the command is ``exec``-ed: the training process itself holds the locks and
+   the kernel frees them when it ends, even on SIGKILL. (A parent that waited on a child would
+   free the GPU when killed while the training still ran.)
+5. The leased ids are logged (stderr and ``--log``).
+
+Never import torch here: CUDA reads ``CUDA_VISIBLE_DEVICES`` once, at initialisation (§5.2 item 6).
+For in-process use call :func:`acquire` before torch is imported and keep the returned
+:class:`Lease` alive.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
+
+ENV_IDS = "LTBENCH_GPU_IDS"
+ENV_LOCK_DIR = "LTBENCH_GPU_LOCK_DIR"
+RETRY_DELAY_S = (0.2, 0.5)
+WAIT_LOG_EVERY_S = 60.0
+_SAFE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class GpuSlotError(RuntimeError):
+    """The allocator cannot satisfy the request (the message says why and what to change)."""
+
+
+# --------------------------------------------------------------------------------- the pool
+
+def _split_ids(text: str) -> List[str]:
+    return [tok.strip() for tok in text.split(",") if tok.strip()]
+
+
+def query_nvidia_smi(timeout: float = 20.0) -> List[str]:
+    """GPU indices reported by ``nvidia-smi``; [] when it is absent or fails."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=index", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=timeout, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def gpu_pool(env: Optional[Mapping[str, str]] = None,
+             smi: Callable[[], List[str]] = query_nvidia_smi) -> tuple:
+    """(ids, source): the GPU ids this workflow may use, by preference (workflow.md §5.2 item 2)."""
+    env = os.environ if env is None else env
+    explicit = env.get(ENV_IDS, "")
+    if explicit.strip():
+        return _split_ids(explicit), ENV_IDS
+    if "CUDA_VISIBLE_DEVICES" in env:
+        return _split_ids(env["CUDA_VISIBLE_DEVICES"]), "CUDA_VISIBLE_DEVICES"
+    return smi(), "nvidia-smi"
+
+
+def lock_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    """Node-local lock directory: never on NFS, where flock is unreliable and shared across nodes."""
+    env = os.environ if env is None else env
+    if env.get(ENV_LOCK_DIR):
+        return Path(env[ENV_LOCK_DIR])
+    base = env.get("XDG_RUNTIME_DIR") or "/tmp"
+    return Path(base) / f"ltbench-gpu-{os.getuid()}"
+
+
+def lock_path(directory: Path, gpu_id: str) -> Path:
+    """``gpu<ID>.lock``; ids that are not filename-safe (e.g. MIG ids with '/') get a hash suffix."""
+    if _SAFE.match(gpu_id):
+        name = gpu_id
+    else:
+        digest = hashlib.sha1(gpu_id.encode()).hexdigest()[:10]
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", gpu_id) + "-" + digest
+    return directory / f"gpu{name}.lock"
+
+
+# --------------------------------------------------------------------------------- leasing
+
+@dataclass
+class Lease:
+    """GPU ids held through open, exclusively flock-ed descriptors (released on close/exit)."""
+
+    ids: List[str]
+    fds: Dict[str, int] = field(default_factory=dict)
+    directory: Optional[Path] = None
+
+    def make_inheritable(self) -> None:
+        for fd in self.fds.values():
+            os.set_inheritable(fd, True)
+
+    def env(self) -> Dict[str, str]:
+        return {"CUDA_VISIBLE_DEVICES": ",".join(self.ids), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+
+    def release(self) -> None:
+        for fd in self.fds.values():
+            try:
+                os.close(fd)          # closing the last descriptor drops the flock
+            except OSError:
+                pass
+        self.fds.clear()
+
+
+def _try_lock(path: Path) -> Optional[int]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def try_acquire(pool: Sequence[str], n: int, directory: Path) -> Optional[Lease]:
+    """One all-or-nothing attempt: the first n free ids of the pool, or None (nothing held)."""
+    held: Dict[str, int] = {}
+    try:
+        for gpu_id in pool:
+            fd = _try_lock(lock_path(directory, gpu_id))
+            if fd is not None:
+                held[gpu_id] = fd
+                if len(held) == n:
+                    return Lease(ids=list(held), fds=held, directory=directory)
+    except BaseException:
+        Lease(ids=list(held), fds=held).release()
+        raise
+    Lease(ids=list(held), fds=held).release()     # fewer than n: give back, never hold-and-wait
+    return None
+
+
+def _write_owner(lease: Lease, command: Sequence[str]) -> None:
+    """Diagnostics only: who holds the lock (the pid survives exec)."""
+    note = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}: " \
+           f"{' '.join(command)[:500]}\n".encode()
+    for fd in lease.fds.values():
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, note, 0)
+        except OSError:
+            pass
+
+
+def acquire(n: int, pool: Sequence[str], directory: Path, log: Callable[[str], None] = lambda m: None,
+            sleep: Callable[[float], None] = time.sleep, rng: Optional[random.Random] = None,
+            timeout: Optional[float] = None) -> Lease:
+    """Lease n ids of ``pool``, retrying after a random 0.2–0.5 s until they are free."""
+    if n < 1:
+        raise GpuSlotError(f"acquire needs n >= 1 GPUs, got {n}")
+    if n > len(pool):
+        raise GpuSlotError(f"the job needs {n} GPU(s) but the pool has only {len(pool)} "
+                           f"({', '.join(pool) or 'none'}); lower resources.gpu or widen the pool "
+                           f"({ENV_IDS} / CUDA_VISIBLE_DEVICES)")
+    if len(set(pool)) != len(pool):
+        raise GpuSlotError(f"the GPU pool lists an id twice: {', '.join(pool)}; fix {ENV_IDS} or "
+                           "CUDA_VISIBLE_DEVICES")
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    rng = rng or random.Random()
+    start = time.monotonic()
+    next_note = start + WAIT_LOG_EVERY_S
+    first = True
+    while True:
+        lease = try_acquire(pool, n, directory)
+        if lease is not None:
+            return lease
+        now = time.monotonic()
+        if first:
+            log(f"waiting for {n} free GPU(s) of pool {','.join(pool)} (locks in {directory})")
+            first = False
+        elif now >= next_note:
+            log(f"still waiting for {n} GPU(s) after {now - start:.0f} s")
+            next_note = now + WAIT_LOG_EVERY_S
+        if timeout is not None and now - start > timeout:
+            raise GpuSlotError(f"no {n} free GPU(s) of pool {','.join(pool)} within {timeout} s")
+        sleep(rng.uniform(*RETRY_DELAY_S))
+
+
+# --------------------------------------------------------------------------------- CLI
+
+def _logger(path: Optional[str]) -> Callable[[str], None]:
+    def log(message: str) -> None:
+        line = f"[gpu_slot {time.strftime('%Y-%m-%d %H:%M:%S')} {socket.gethostname()} pid {os.getpid()}] " \
+               f"{message}\n"
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:     # closed again before exec
+                f.write(line)
+    return log
+
+
+def _parse(argv: Sequence[str]) -> tuple:
+    argv = list(argv)
+    if "--" not in argv:
+        raise SystemExit("gpu_slot: usage: python -m benchmark.gpu_slot --n N [--log FILE] -- COMMAND ...\n"
+                         "(the '--' separating the command is missing)")
+    cut = argv.index("--")
+    parser = argparse.ArgumentParser(prog="python -m benchmark.gpu_slot",
+                                     description="Lease GPUs with node-local locks, then exec COMMAND.")
+    parser.add_argument("--n", type=int, required=True, help="number of GPUs ({resources.gpu}); 0 = CPU")
+    parser.add_argument("--log", default=None, help="append allocator messages to this file")
+    opts = parser.parse_args(argv[:cut])
+    command = argv[cut + 1:]
+    if not command:
+        parser.error("no command after '--'")
+    if opts.n < 0:
+        parser.error(f"--n must be >= 0, got {opts.n}")
+    return opts, command
+
+
+def _exec(command: Sequence[str], env: Mapping[str, str]) -> None:
+    try:
+        os.execvpe(command[0], list(command), dict(env))
+    except OSError as exc:
+        sys.stderr.write(f"gpu_slot: cannot run '{command[0]}': {exc} (is it installed and on PATH?)\n")
+        raise SystemExit(127) from None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    opts, command = _parse(sys.argv[1:] if argv is None else argv)
+    log = _logger(opts.log)
+    env = dict(os.environ)
+
+    if env.get("SLURM_JOB_ID"):
+        log(f"SLURM job {env['SLURM_JOB_ID']}: pass-through, CUDA_VISIBLE_DEVICES="
+            f"{env.get('CUDA_VISIBLE_DEVICES', '(unset)')} as set by the scheduler")
+        _exec(command, env)
+    if opts.n == 0:
+        log("--n 0: running on CPU (CUDA_VISIBLE_DEVICES='')")
+        env["CUDA_VISIBLE_DEVICES"] = ""
+        _exec(command, env)
+
+    pool, source = gpu_pool(env)
+    if not pool:
+        log(f"no GPUs found (pool from {source} is empty): running the command unchanged on CPU")
+        _exec(command, env)
+
+    directory = lock_dir(env)
+    try:
+        lease = acquire(opts.n, pool, directory, log=log)
+    except GpuSlotError as exc:
+        log(f"error: {exc}")
+        raise SystemExit(2) from None
+    _write_owner(lease, command)
+    lease.make_inheritable()
+    env.update(lease.env())
+    log(f"leased GPU id(s) {','.join(lease.ids)} of pool {','.join(pool)} (from {source}; locks in "
+        f"{directory}); CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']}")
+    _exec(command, env)
+
+
+if __name__ == "__main__":
+    main()

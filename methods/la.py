@@ -1,0 +1,37 @@
+"""Logit-adjusted loss, LA (Menon et al., ICLR 2021; methods.md §4.1). Beyond the paper.
+
+L = CE(z + τ·log π, y) with τ = 1 (then identical to Balanced Softmax); test with plain z.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import torch
+
+from methods import register_method
+from methods._base import Method, MethodContext, Targets
+from methods._formulas import ce_per_sample, log_prior, mixed_reduce, per_sample_pair, resolve_counts, weights_tensor
+
+NAME = "la"
+VERSION = "1"
+DESCRIPTION = "Logit-adjusted cross-entropy, CE(z + tau log pi), tau 1 (beyond the paper)"
+PAPER = "Menon et al., Long-tail Learning via Logit Adjustment, ICLR 2021"
+
+
+@register_method
+class LogitAdjustedLoss(Method):
+    NAME = NAME
+    VERSION = VERSION
+    DESCRIPTION = DESCRIPTION
+    PAPER = PAPER
+    DEFAULTS: Dict[str, Any] = {"tau": 1.0, "counts_source": "actual"}
+    OFFICIAL_CODE: Dict[str, Any] = {}
+
+    def __init__(self, ctx: MethodContext, **options: Any):
+        super().__init__(ctx, **options)
+        self.counts = resolve_counts(ctx, self.options["counts_source"], method=self.NAME, clamp_min=1)
+        self.offset = float(self.options["tau"]) * log_prior(self.counts)
+
+    def loss(self, logits: torch.Tensor, targets: Targets, step: int) -> torch.Tensor:
+        la, lb = per_sample_pair(ce_per_sample, logits + weights_tensor(self.offset, logits), targets)
+        return mixed_reduce(la, lb, targets)

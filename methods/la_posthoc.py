@@ -1,0 +1,48 @@
+"""Post-hoc logit adjustment (Menon et al., ICLR 2021; methods.md §4.1). Beyond the paper.
+
+No training: starts from the final plain-CE model and predicts with softmax(z − τ·log π), τ = 1.
+(Choosing τ on a validation split is the workflow's job: pass ``tau`` as an option.)
+"""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from methods import register_method
+from methods._base import Method, MethodContext
+from methods._formulas import load_stage1, log_prior, resolve_counts, weights_tensor
+
+NAME = "la_posthoc"
+VERSION = "1"
+DESCRIPTION = "Post-hoc logit adjustment of a CE model: softmax(z - tau log pi) (beyond the paper)"
+PAPER = "Menon et al., Long-tail Learning via Logit Adjustment, ICLR 2021"
+STAGE1 = "ce"
+
+
+@register_method
+class PosthocLogitAdjustment(Method):
+    NAME = NAME
+    VERSION = VERSION
+    DESCRIPTION = DESCRIPTION
+    PAPER = PAPER
+    STAGE1 = STAGE1
+    DEFAULTS: Dict[str, Any] = {"tau": 1.0, "counts_source": "actual"}
+    OFFICIAL_CODE: Dict[str, Any] = {}
+
+    def __init__(self, ctx: MethodContext, **options: Any):
+        super().__init__(ctx, **options)
+        self.counts = resolve_counts(ctx, self.options["counts_source"], method=self.NAME, clamp_min=1)
+        self.offset = float(self.options["tau"]) * log_prior(self.counts)
+
+    @classmethod
+    def schedule(cls, runner_epochs: int, repeat: int) -> tuple:
+        return 0, repeat
+
+    def setup_model(self, model: nn.Module) -> None:
+        load_stage1(model, self.ctx.stage1_state, self.NAME, self.STAGE1)
+
+    def test_probs(self, logits: torch.Tensor) -> torch.Tensor:
+        return F.softmax(logits - weights_tensor(self.offset, logits), dim=-1)

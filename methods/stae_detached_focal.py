@@ -1,0 +1,23 @@
+"""Table VI: STAE + CE, then focal loss for the last 20 of 120 epochs (BRL ablation, methods.md §1 and training.md §5.2).
+
+A configuration of :class:`methods.brl.BRL`; only the defaults differ. The official_code preset is
+BRL's (flags F1–F12, F15 apply to whatever components the row uses).
+"""
+from __future__ import annotations
+
+from methods import register_method
+from methods.brl import BRL
+
+NAME = "stae_detached_focal"
+VERSION = "1"
+DESCRIPTION = "Table VI: STAE + CE, then focal loss for the last 20 of 120 epochs"
+PAPER = "BRL paper (Liu et al. 2023), Table VI ablation"
+
+
+@register_method
+class STAEDetachedFocal(BRL):
+    NAME = NAME
+    VERSION = VERSION
+    DESCRIPTION = DESCRIPTION
+    PAPER = PAPER
+    DEFAULTS = dict(BRL.DEFAULTS, **{"aa_variant": "focal", "aa_schedule": "detached"})
