@@ -183,13 +183,19 @@ def comparison_pairs(records: Sequence[RunRecord]) -> List[Tuple[str, tuple, str
     pairs = []
     for key in sorted(by_key, key=lambda k: (k[:4], stream_sort_key(k[4]), k[5])):
         methods = by_key[key]
+        fidelity = []
         for m in sorted(methods, key=method_sort_key):
-            for base in BASELINES:
-                if base in methods and m != base:
-                    pairs.append((f"vs_{base}", key, m, base))
             twin = paper_twin(m)
             if twin in methods and methods[m] == "official_code" and methods[twin] == "paper":
-                pairs.append(("fidelity", key, twin, m))
+                fidelity.append(("fidelity", key, twin, m))
+        # each unordered pair once: ce vs brl mirrors brl vs ce, brl_official vs brl is a fidelity pair
+        done = {frozenset(p[2:]) for p in fidelity}
+        for base in BASELINES:
+            for m in sorted(methods, key=method_sort_key):
+                if base in methods and m != base and frozenset((m, base)) not in done:
+                    pairs.append((f"vs_{base}", key, m, base))
+                    done.add(frozenset((m, base)))
+        pairs.extend(fidelity)
     return pairs
 
 

@@ -102,6 +102,12 @@ def check_aligned(runs: Sequence[Dict[str, np.ndarray]], paths: Sequence[Path]) 
                                 f"{ref['labels'][i]} in {ref_path}; the prepared data differ, re-prepare")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, write) -> None:
     """Write via a temp file in the same folder, fsync, then os.replace (no partial outputs)."""
     path = Path(path)
@@ -112,6 +118,7 @@ def atomic_write_bytes(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())      # mkstemp creates 0600; outputs are ordinary files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

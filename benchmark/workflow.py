@@ -95,7 +95,12 @@ def splits(config: Dict[str, Any]) -> Dict[str, SplitDef]:
             ratio = _ratio_str(lt.get("ratio"))
             sid = f"{ds_id}_{bench}_{'natural' if ratio == 'natural' else 'lt' + ratio}"
             lists = lt.get("split_list") or {}
-            out[sid] = SplitDef(sid, ds_id, bench, ratio, lt.get("n_max"), lists.get(bench))
+            n_max = lt.get("n_max")
+            if isinstance(n_max, dict):
+                if bench not in n_max:
+                    raise WorkflowConfigError(f"dataset '{ds_id}': lt.n_max has no entry for benchmark '{bench}'")
+                n_max = n_max[bench]
+            out[sid] = SplitDef(sid, ds_id, bench, ratio, n_max, lists.get(bench))
     return out
 
 

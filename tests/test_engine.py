@@ -25,7 +25,7 @@ def test_linear_scaling_rule(batch, lr):
 def _spec(**kw) -> RunSpec:
     base = dict(dataset="tiny", benchmark="default", split_id="tiny_default_natural", backbone="stgcnpp",
                 method="ce", method_id="ce", stream="j", seed=0,
-                backbone_options={"base_channels": 4},
+                backbone_options={"base_channels": 8},
                 schedule={"runner_epochs": 3, "repeat": 1, "batch_size": 16, "clip_len": 8, "test_clips": 2,
                           "eval_batch_size": 16})
     base.update(kw)

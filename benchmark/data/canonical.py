@@ -151,8 +151,9 @@ class CanonicalDataset:
 
     @property
     def layout(self):
-        from benchmark.graphs import get_layout
-        return get_layout(self.meta.layout)
+        from benchmark.graphs import get_layout, layout_from_dict
+        spec = self.meta.extra.get("layout_spec")
+        return layout_from_dict(spec) if spec else get_layout(self.meta.layout)
 
     def split_indices(self, benchmark: str, part: str) -> np.ndarray:
         if benchmark not in self.table.columns:

@@ -23,7 +23,11 @@ def prepare_dataset(dataset_id: str, source: str, root: Optional[Path], out_dir:
 
     options = dict(options or {})
     raw = read_dataset(source, Path(root) if root else Path("."), dataset_id, **options)
-    raw = normalize_dataset(raw, normalize)
+    layout = None
+    if raw.extra.get("layout_spec"):        # a custom layout declared for the generic format
+        from benchmark.graphs import layout_from_dict
+        layout = layout_from_dict(raw.extra["layout_spec"])
+    raw = normalize_dataset(raw, normalize, layout=layout)
     joints, frames, persons = pack_samples(raw.samples, max_persons, list(raw.table["name"]))
     table = raw.table.copy()
     table["frames"] = frames
@@ -43,10 +47,14 @@ def build_split(data_dir: Path, benchmark: str, n_max: Optional[int], ratio: Opt
     - ``split_list`` given: the official list is used as is (validated against the data);
     - ``ratio == 'natural'``: the whole training split (Kinetics keeps its natural long tail);
     - otherwise: BRL's protocol on the training split in source (table) order."""
+    from benchmark.data.readers.generic import training_order
+
     ds = load_dataset(data_dir)
-    train = ds.split_indices(benchmark, "train")
-    names = ds.table["name"].to_numpy()[train]
-    labels = ds.table["label"].to_numpy()[train]
+    # The protocol shuffles each class in the official *source order* of the training split,
+    # which for NTU differs between benchmarks (order_<benchmark> column).
+    names = np.array(training_order(ds.table, benchmark), dtype=object)
+    label_col = dict(zip(ds.table["name"], ds.table["label"]))
+    labels = np.array([label_col[n] for n in names], dtype=np.int64)
     if split_list is not None:
         kept = read_split_list(split_list, known_names=names)
     elif ratio is None or str(ratio) == "natural":

@@ -9,7 +9,6 @@ pandas/numpy objects prepared by :mod:`benchmark.report.render`; figures never r
 from __future__ import annotations
 
 import io
-import re
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import matplotlib
@@ -60,8 +59,7 @@ def to_svg(fig, key: str) -> str:
     plt.close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]                         # drop <?xml …?> and <!DOCTYPE …>
-    # make the figure scale with the page: keep the viewBox, let CSS size it
-    svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1', svg, count=1)
+    # natural size from width/height; CSS (max-width: 100%, height: auto) shrinks it on narrow pages
     return svg.replace("<svg", f'<svg class="fig" role="img" aria-label="{key}"', 1)
 
 
@@ -138,9 +136,8 @@ def group_error_curves(df: pd.DataFrame, methods: Sequence[str], streams: Sequen
             if ll not in labels:
                 handles.append(hh)
                 labels.append(ll)
-    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), frameon=False,
-               bbox_to_anchor=(0.5, 1.0 + 0.06 / nrow))
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.12 / nrow))
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), frameon=False)
     return to_svg(fig, key)
 
 
@@ -173,8 +170,9 @@ def head_middle_tail_bars(df: pd.DataFrame, methods: Sequence[str], streams: Seq
         ax.set_ylabel("error (%)")
     for j in range(n, nrow * ncol):
         axes[j // ncol][j % ncol].axis("off")
-    axes[0][0].legend(frameon=False, ncol=3)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.12 / nrow))
+    fig.legend(handles, labels, loc="upper center", ncol=3, frameon=False)
     return to_svg(fig, key)
 
 

@@ -8,6 +8,8 @@ resolves exactly these globals and refuses every other one *before* anything is 
 - ``numpy.core.multiarray._reconstruct`` / ``numpy._core.multiarray._reconstruct`` (array rebuild)
 - ``numpy.core.multiarray.scalar`` / ``numpy._core.multiarray.scalar`` (numpy scalars)
 - ``numpy.ndarray``, ``numpy.dtype``
+- ``numpy.core.numeric._frombuffer`` / ``numpy._core.numeric._frombuffer``: pickle protocol 5
+  (Python 3.14's default) rebuilds arrays from a bytes buffer with it; it only wraps bytes.
 - ``_codecs.encode``: pickle protocol ≤ 2 writes the raw bytes of an array as
   ``_codecs.encode(text, 'latin1')``; it only turns a str into bytes (no side effect), so it is
   admitted to read files written with the old protocols.
@@ -26,8 +28,10 @@ from benchmark.data.canonical import DatasetError
 
 try:  # numpy >= 2 moved the module; both names appear in pickles written by numpy 1.x and 2.x
     from numpy._core import multiarray as _multiarray  # type: ignore[attr-defined]
+    from numpy._core import numeric as _numeric  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
+    from numpy.core import numeric as _numeric  # type: ignore[no-redef]
 
 
 class UnsafePickleError(DatasetError):
@@ -40,6 +44,8 @@ ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "_reconstruct"): _multiarray._reconstruct,
     ("numpy.core.multiarray", "scalar"): _multiarray.scalar,
     ("numpy._core.multiarray", "scalar"): _multiarray.scalar,
+    ("numpy.core.numeric", "_frombuffer"): _numeric._frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _numeric._frombuffer,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): codecs.encode,

@@ -1,0 +1,279 @@
+"""Aggregation tables and the HTML report on tiny fake run folders (workflow.md §10).
+
+The fake results tree holds two splits (NW-UCLA-LT at ratio 10 and an NTU60-LT-shaped split at
+ratio 100, so that paper tables map), methods ce / brl / brl_official (official_code fidelity),
+two seeds, streams j and b, and the 2-stream ensemble built with the real ensemble CLI.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.aggregate import aggregate, collect_runs, comparison_pairs
+from benchmark.data.splits import counts_table, lt_profile
+from benchmark.ensemble import main as ensemble_main
+from benchmark.metrics import compute_metrics
+from benchmark.report.__main__ import main as report_main
+
+SPLITS = {  # split -> (dataset, benchmark, classes, n_max, ratio, test per class)
+    "nw_ucla_default_lt10": ("nw_ucla", "default", 10, 100, 10, 12),
+    "ntu60_xsub_lt100": ("ntu60", "xsub", 60, 600, 100, 4),
+}
+METHODS = {"ce": ("paper", 1.0), "brl": ("paper", 1.8), "brl_official": ("official_code", 1.6)}
+STREAMS = ("j", "b")
+SEEDS = (0, 1)
+
+
+def _write_run(d: Path, run: dict, probs: np.ndarray, labels: np.ndarray, counts: np.ndarray, seed: int) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    names = np.array([f"s{i:04d}" for i in range(len(labels))])
+    np.savez(d / "test_probs.npz", probs=probs.astype(np.float32), labels=labels.astype(np.int64),
+             clip_logits=np.log(np.stack([probs, probs], axis=1)).astype(np.float32), names=names)
+    meta = {"wall_time_s": 100.0 + 10 * seed, "hardware": "fake-cpu x2", "device": "cpu", "code_version": "abc123",
+            "config_hash": "cfg0", "method_meta": {"method": run["method"], "fidelity": run["fidelity"], "flags": {}},
+            "schedule": {"epochs": 5}, "train_samples_per_s": 12.5}
+    rec = {"run": run, "metrics": compute_metrics(probs, labels, counts), "meta": meta}
+    (d / "metrics.json").write_text(json.dumps(rec, indent=1, sort_keys=True))
+    ep = np.arange(1, 6)
+    pd.DataFrame({"epoch": ep, "step": ep * 10, "loss": 2.0 / ep + rng.random(5) * 0.1, "lr": 0.1 / ep,
+                  "val_top1": 0.2 + 0.1 * ep + rng.random(5) * 0.02, "val_balanced_acc": 0.2 + 0.09 * ep,
+                  "seconds": np.full(5, 3.0)}).to_csv(d / "epochs.csv", index=False)
+
+
+def make_fake_results(root: Path) -> dict:
+    """results/{runs,splits,data} under ``root``; returns the paths."""
+    runs_root, splits_root, data_root = root / "runs", root / "splits", root / "data"
+    for split, (dataset, bench, c, n_max, ratio, per_class) in SPLITS.items():
+        counts = lt_profile(c, n_max, ratio)
+        tab = counts_table(np.repeat(np.arange(c), counts), c, [f"action{k}" for k in range(c)])
+        splits_root.mkdir(parents=True, exist_ok=True)
+        tab.to_csv(splits_root / f"{split}_counts.csv", index=False)
+        labels = np.repeat(np.arange(c), per_class)
+        if dataset == "nw_ucla":   # a prepared-dataset table for the dataset summary
+            ddir = data_root / dataset
+            ddir.mkdir(parents=True, exist_ok=True)
+            tr = np.repeat(np.arange(c), counts)
+            lab = np.concatenate([tr, labels])
+            r = np.random.default_rng(5)
+            pd.DataFrame({"name": [f"a{i:05d}" for i in range(len(lab))], "label": lab,
+                          "frames": r.integers(20, 120, len(lab)), "persons": np.ones(len(lab), dtype=int),
+                          bench: ["train"] * len(tr) + ["test"] * len(labels)}).to_csv(ddir / "table.csv", index=False)
+            (ddir / "meta.json").write_text(json.dumps({"dataset": dataset, "layout": "nw_ucla", "num_classes": c,
+                                                        "reader": "fake", "reader_version": "1"}))
+        for method, (fidelity, strength) in METHODS.items():
+            for seed in SEEDS:
+                npzs = []
+                for si, stream in enumerate(STREAMS):
+                    rng = np.random.default_rng(zlib.crc32(f"{split}/{method}/{seed}/{stream}".encode()))
+                    logits = rng.normal(size=(len(labels), c))
+                    logits[np.arange(len(labels)), labels] += strength + 0.3 * si
+                    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+                    run = {"dataset": dataset, "benchmark": bench, "split": split, "backbone": "stgcnpp",
+                           "method": method, "stream": stream, "seed": seed, "fidelity": fidelity, "selection": "last"}
+                    d = runs_root / split / "stgcnpp" / method / stream / f"seed{seed}"
+                    _write_run(d, run, p, labels, counts, seed)
+                    npzs.append(str(d / "test_probs.npz"))
+                out = runs_root / split / "stgcnpp" / method / "ens-2s" / f"seed{seed}" / "metrics.json"
+                assert ensemble_main(["--runs", *npzs, "--streams", *STREAMS, "--weights", "1", "1",
+                                      "--counts", str(splits_root / f"{split}_counts.csv"), "--out", str(out)]) == 0
+    return {"runs": runs_root, "splits": splits_root, "data": data_root}
+
+
+def _render(res: dict, tables: Path, out: Path, config: Path) -> None:
+    assert report_main(["--runs-root", str(res["runs"]), "--splits-root", str(res["splits"]), "--tables", str(tables),
+                        "--out", str(out), "--config", str(config), "--data-root", str(res["data"])]) == 0
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    res = make_fake_results(root)
+    tables = root / "tables"
+    aggregate(res["runs"], tables, n_resamples=2000)
+    config = root / "resolved_config.yaml"
+    config.write_text("seeds: [0, 1]\nmethods: [ce, brl, brl_official]\n")
+    out1, out2 = root / "report1", root / "report2"
+    _render(res, tables, out1, config)
+    _render(res, tables, out2, config)
+    return {"res": res, "tables": tables, "out": out1, "out2": out2, "root": root}
+
+
+# ---------------------------------------------------------------------------------------------
+# aggregate
+
+def test_runs_and_summary_tables(rendered):
+    runs = pd.read_csv(rendered["tables"] / "runs.csv")
+    n_single = len(SPLITS) * len(METHODS) * len(SEEDS) * len(STREAMS)
+    n_ens = len(SPLITS) * len(METHODS) * len(SEEDS)
+    assert len(runs) == n_single + n_ens
+    assert set(runs["stream"]) == {"j", "b", "ens-2s"}
+    assert runs["many"][runs["dataset"] == "nw_ucla"].isna().all()        # no Many class on NW-UCLA-LT
+    summary = pd.read_csv(rendered["tables"] / "summary.csv")
+    assert len(summary) == len(SPLITS) * len(METHODS) * 3
+    assert (summary["n_seeds"] == 2).all()
+    # mean/std are over seeds with ddof = 1
+    r = runs[(runs["split"] == "ntu60_xsub_lt100") & (runs["method"] == "brl") & (runs["stream"] == "j")]
+    s = summary[(summary["split"] == "ntu60_xsub_lt100") & (summary["method"] == "brl") & (summary["stream"] == "j")]
+    assert s["top1_mean"].iloc[0] == pytest.approx(r["top1"].mean())
+    assert s["top1_std"].iloc[0] == pytest.approx(r["top1"].std(ddof=1))
+    # ensembles come right after their single streams within a method
+    streams = summary[(summary["split"] == "nw_ucla_default_lt10") & (summary["method"] == "ce")]["stream"].tolist()
+    assert streams == ["j", "b", "ens-2s"]
+
+
+def test_pairwise_table(rendered):
+    pw = pd.read_csv(rendered["tables"] / "pairwise.csv")
+    comps = set(zip(pw["comparison"], pw["method_a"], pw["method_b"]))
+    assert ("vs_ce", "brl", "ce") in comps and ("vs_ce", "brl_official", "ce") in comps
+    assert ("fidelity", "brl", "brl_official") in comps
+    # each unordered pair once: no mirror of brl vs ce, and the fidelity pair is not repeated as vs_brl
+    assert ("vs_brl", "ce", "brl") not in comps and ("vs_brl", "brl_official", "brl") not in comps
+    assert set(pw["metric"]) == {"top1", "balanced_acc", "few"}
+    assert (pw["n_seeds"] == 2).all()
+    row = pw[(pw["comparison"] == "vs_ce") & (pw["method_a"] == "brl") & (pw["metric"] == "top1")
+             & (pw["split"] == "ntu60_xsub_lt100") & (pw["stream"] == "j")].iloc[0]
+    assert row["mean_diff"] == pytest.approx(row["mean_a"] - row["mean_b"])
+    assert row["boot_diff"] == pytest.approx(row["mean_diff"])           # same samples: same point estimate
+    assert row["ci_lo"] <= row["boot_diff"] <= row["ci_hi"]
+    assert bool(row["significant"]) == (row["ci_lo"] > 0 or row["ci_hi"] < 0)
+
+
+def test_duplicate_run_fields_are_an_error(tmp_path):
+    from benchmark.aggregate import AggregateError
+    rec = {"run": {"dataset": "d", "benchmark": "b", "split": "d_b_lt10", "backbone": "x", "method": "ce",
+                   "stream": "j", "seed": 0}, "metrics": {}, "meta": {}}
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "metrics.json").write_text(json.dumps(rec))
+    with pytest.raises(AggregateError, match="identical run fields"):
+        collect_runs(tmp_path)
+    (tmp_path / "b" / "metrics.json").write_text("{not json")
+    with pytest.raises(AggregateError, match="not valid JSON"):
+        collect_runs(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+def _html(rendered, name):
+    return (rendered["out"] / name).read_text()
+
+
+def test_pages_exist(rendered):
+    names = sorted(p.name for p in rendered["out"].iterdir())
+    assert "index.html" in names and "provenance.html" in names
+    assert "details_nw_ucla_default_lt10_stgcnpp.html" in names
+    assert "details_ntu60_xsub_lt100_stgcnpp.html" in names
+    # NTU60-LT runs map to Tables I, III, VI (CE baseline) and the README table; nothing maps to the others
+    assert {"table_I.html", "table_III.html", "table_readme.html"} <= set(names)
+    for absent in ("table_II.html", "table_IV.html", "table_V.html", "table_VII.html", "table_VIII.html"):
+        assert absent not in names
+    idx = _html(rendered, "index.html")
+    for n in names:
+        if n.startswith("table_"):
+            assert f'href="{n}"' in idx
+    assert 'href="table_II.html"' not in idx
+
+
+def test_index_contents(rendered):
+    html = _html(rendered, "index.html")
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<script" not in html.lower()
+    assert not re.search(r'(src|href)="(https?:)?//', html)              # no external resources
+    assert str(rendered["root"]) not in html                             # no absolute paths
+    assert "<?xml" not in html
+    # class distribution, group curves and head/middle/tail bars per split/backbone
+    assert html.count("<svg") >= 2 * 3 + 1
+    assert "Training-set class distribution" in html and "Dataset summary" in html
+    assert "Persons per sample" in html
+    for m in METHODS:
+        assert f'<td class="name">{m}</td>' in html
+    # NW-UCLA-LT: Many is n/a, never 0.0
+    ucla = html.split('<section id="nw_ucla_default_lt10">')[1]      # sections are sorted: NW-UCLA is last
+    assert "n/a" in ucla
+    assert "Pairwise comparisons" in html and "Fidelity modes: paper vs official_code" in html
+    assert '<tr class="ens">' in html                                    # ensembles are in the table
+    assert "±" in html
+
+
+def test_paper_table_contents(rendered):
+    html = _html(rendered, "table_III.html")
+    assert "72.3" in html and "76.7" in html          # the paper's CE and BRL NTU60-LT X-Sub joint numbers
+    assert "n=2" in html                              # ours: mean over 2 seeds
+    assert "not run" in html                          # focal etc. have no runs here
+    assert "brl_official (official_code" in html      # both fidelity modes beside the paper row
+    t1 = _html(rendered, "table_I.html")
+    assert "79.6" in t1                               # BRL J+B, matched by our ens-2s
+
+
+def test_details_and_provenance(rendered):
+    html = _html(rendered, "details_ntu60_xsub_lt100_stgcnpp.html")
+    assert html.count("<svg") == 3 * len(METHODS)     # curves, reliability, confusion per method
+    assert "ECE" in html
+    prov = _html(rendered, "provenance.html")
+    assert "abc123" in prov and "fake-cpu x2" in prov and "methods: [ce, brl, brl_official]" in prov
+    assert "ntu60_xsub_lt100/stgcnpp/brl/j/seed0" in prov
+
+
+def test_render_is_byte_identical(rendered):
+    a = sorted(p.name for p in rendered["out"].iterdir())
+    b = sorted(p.name for p in rendered["out2"].iterdir())
+    assert a == b
+    for n in a:
+        assert (rendered["out"] / n).read_bytes() == (rendered["out2"] / n).read_bytes(), n
+
+
+def test_report_without_tables_recomputes_pairwise(rendered, tmp_path):
+    # a subset (one split, two methods) keeps this second render cheap
+    runs = tmp_path / "runs"
+    for m in ("ce", "brl"):
+        shutil.copytree(rendered["res"]["runs"] / "ntu60_xsub_lt100" / "stgcnpp" / m,
+                        runs / "ntu60_xsub_lt100" / "stgcnpp" / m)
+    out = tmp_path / "r"
+    assert report_main(["--runs-root", str(runs), "--splits-root", str(tmp_path / "none"),
+                        "--tables", str(tmp_path / "none"), "--data-root", str(tmp_path / "none"),
+                        "--out", str(out)]) == 0
+    html = (out / "index.html").read_text()
+    assert "Pairwise comparisons" in html and "Dataset summary" not in html
+    # without counts.csv the class distribution comes from the runs' stored train_counts
+    assert "Training-set class distribution" in html and html.count("<svg") == 3
+    assert "Fidelity modes" not in html                 # no official_code run in this subset
+
+
+def _browser() -> str | None:
+    for cand in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"),
+                 shutil.which("google-chrome")):
+        if cand and os.path.exists(cand):
+            return cand
+    return None
+
+
+def test_browser(rendered):
+    exe = _browser()
+    if exe is None:
+        pytest.skip("no headless browser installed (apt-get install chromium) - page not checked in a browser")
+    page = rendered["out"] / "index.html"
+    with tempfile.TemporaryDirectory() as prof:
+        proc = subprocess.run(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={prof}",
+             "--enable-logging=stderr", "--v=0", "--dump-dom", page.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    assert "<svg" in dom and dom.count("<svg") == _html(rendered, "index.html").count("<svg")
+    assert "Training-set class distribution" in dom
+    console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln
+               or "Failed to load resource" in ln]
+    assert not console, console
