@@ -71,3 +71,22 @@ def test_tiny_end_to_end_run(tmp_path):
     # Nothing left to do: a second invocation plans no job.
     proc = snakemake(["-n", "--configfile", str(cfg)], cwd=tmp_path)
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_nw_ucla_lt_split_as_explicit_target(tmp_path):
+    """The split the workflow writes follows the protocol to the letter (same list on every machine)."""
+    import hashlib
+
+    from conftest import SHARED_DATA
+
+    root = SHARED_DATA / "nw_ucla"
+    if not (root / "all_sqe").is_dir():
+        pytest.skip(f"NW-UCLA data not found at {root} (it lives in ../shared/data beside the project)")
+    snakemake(["--cores", "2", "--configfile", str(REPO / "config" / "nw_ucla.yaml"), "--config",
+               f"nw_ucla_root={root}", "results/splits/nw_ucla_default_lt10.txt"], cwd=tmp_path)
+    names = (tmp_path / "results" / "splits" / "nw_ucla_default_lt10.txt").read_text().split()
+    assert len(names) == 403
+    assert hashlib.sha256("\n".join(names).encode()).hexdigest() == \
+        "cf33b354a77e8f8493889ec2d207e25a2561a8bd002ff164b0f7bac058bf400f"
+    counts = (tmp_path / "results" / "splits" / "nw_ucla_default_lt10_counts.csv").read_text().splitlines()
+    assert [int(r.split(",")[2]) for r in counts[1:]] == [100, 77, 59, 46, 35, 27, 21, 16, 12, 10]
