@@ -234,6 +234,8 @@ def pairwise_table(records: Sequence[RunRecord], n_resamples: int = N_RESAMPLES,
             va = {s: ra[s].metrics.get(metric) for s in ra}
             vb = {s: rb[s].metrics.get(metric) for s in rb}
             t = paired_seed_test(va, vb)
+            if t["n_seeds"] == 0:       # the metric does not exist here (e.g. Few on an NTU split at ratio 10)
+                continue
             b = boot.get(metric, {}) if boot else {}
             rows.append({
                 **dict(zip(PAIR_KEY, key)), "comparison": comparison, "method_a": ma, "method_b": mb,

@@ -75,10 +75,9 @@ def count_macs(name: str, layout, num_classes: int, clip_len: int, num_person: i
     from torch.utils.flop_counter import FlopCounterMode
     from benchmark.models import build_model
 
-    with torch.device("meta"):
-        model = build_model(name, layout, num_classes, in_channels=in_channels, num_person=num_person,
-                            **(backbone_kw or {})).eval()
-        x = torch.zeros(1, num_person, clip_len, layout.num_node, in_channels)
+    model = build_model(name, layout, num_classes, in_channels=in_channels, num_person=num_person,
+                        **(backbone_kw or {})).to("meta").eval()
+    x = torch.zeros(1, num_person, clip_len, layout.num_node, in_channels, device="meta")
     with torch.no_grad():
         with FlopCounterMode(display=False) as fc:
             model.backbone(x)

@@ -58,6 +58,10 @@ def resolve_counts(ctx: MethodContext, source: str = "actual", *, method: str = 
     if clamp_min is not None:
         return np.maximum(counts, clamp_min)
     empty = np.flatnonzero(counts == 0)
+    if empty.size and source == "formula" and "n_max" in ctx.lt_profile:
+        raise MethodConfigError(f"method '{method}': the official-code closed-form counts (F7: n_max = "
+                                f"{ctx.lt_profile['n_max']}, IF = {official_profile_ratio(ctx):g}) are 0 for "
+                                f"class(es) {empty.tolist()}; use counts_source=actual for this dataset")
     if empty.size:
         raise MethodConfigError(f"method '{method}': class(es) {empty.tolist()} have no training samples, "
                                 "but this method needs n_c ≥ 1 for every class; check the LT split list "
@@ -262,12 +266,14 @@ def epoch_switch(ctx: MethodContext, epoch: int) -> int:
     return int(epoch) * ctx.iters_per_epoch
 
 
-def detached_switch(ctx: MethodContext, detached_epochs: int) -> int:
-    """t_s = ⌊T_tot·(E_eff − d)/E_eff⌋: the detached stage is the last d effective epochs (§1.4)."""
-    e_eff = ctx.effective_epochs
-    if e_eff <= 0:
-        return 0
-    return (ctx.total_iters * max(e_eff - int(detached_epochs), 0)) // e_eff
+def detached_switch(ctx: MethodContext, detached_epochs: int = 20, reference_epochs: int = 120) -> int:
+    """t_s = ⌊T_tot·(E − d)/E⌋ with E = 120, d = 20: the detached stage is the last 20 of 120
+    effective epochs, i.e. t_s = ⌊T_tot·5/6⌋ (BRL paper; methods.md §1.4). Stated as a fraction of
+    the reference length so that shortened (demo) schedules keep the same proportions."""
+    e, d = int(reference_epochs), int(detached_epochs)
+    if e <= 0 or not 0 <= d <= e:
+        raise MethodConfigError(f"detached stage of {d} effective epochs out of {e} is impossible")
+    return (ctx.total_iters * (e - d)) // e
 
 
 # ====================================================================== per-sample losses
@@ -442,3 +448,14 @@ def stage2_schedule(num_passes: int, repeat: int) -> tuple:
     if repeat > 0 and num_passes % repeat == 0:
         return num_passes // repeat, repeat
     return num_passes, 1
+
+
+def lr_scale_for(target_lr0: float, ctx: MethodContext, recipe_lr0=None) -> float:
+    """Param-group ``lr_scale`` that turns the engine's lr₀ into ``target_lr0``.
+
+    The engine sets each group's lr to cosine(lr₀)·lr_scale every iteration, with the recipe's
+    linear-scaling lr₀ = 0.1·B/128 (training.md §3.1) unless ``recipe_lr0`` says otherwise."""
+    base = float(recipe_lr0) if recipe_lr0 is not None else 0.1 * ctx.batch_size / 128.0
+    if base <= 0:
+        raise MethodConfigError(f"recipe_lr0 must be positive, got {base}")
+    return float(target_lr0) / base

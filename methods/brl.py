@@ -68,7 +68,8 @@ class BRL(Method):
         "aa_upsilon": 0.99,
         "aa_lambda": 0.0099,
         "aa_normalize": "sum_to_C",         # F10
-        "aa_detached_epochs": 20,           # effective epochs of the detached stage (paper switch)
+        "aa_detached_epochs": 20,           # detached stage: last 20 …
+        "aa_reference_epochs": 120,         # … of 120 effective epochs, t_s = ⌊T_tot·5/6⌋ (paper switch)
         "aa_switch": "fraction",            # F8: fraction (last aa_detached_epochs) | runner_epoch
         "aa_switch_epoch": 19,              # F8 official switch epoch
         "aa_alternation": "none",           # F9: none | parity
@@ -124,7 +125,7 @@ class BRL(Method):
             return 0
         if o["aa_switch"] == "runner_epoch":
             return epoch_switch(self.ctx, o["aa_switch_epoch"])
-        return detached_switch(self.ctx, o["aa_detached_epochs"])
+        return detached_switch(self.ctx, o["aa_detached_epochs"], o["aa_reference_epochs"])
 
     def in_stage2(self, step: int) -> bool:
         return self.options["aa_variant"] != "ce" and step >= self.switch_iter

@@ -3,7 +3,8 @@
 Stage 2 on the final plain-CE model: the backbone is frozen and kept in eval mode (BN statistics
 fixed) [suite]; the linear classifier is re-initialised and trained for 10 passes of the class-aware
 sampler (a class, then 4 of its samples in a row) with CE, lr 0.2 at batch 512 scaled linearly
-(0.05 at B = 128, carried as the param group's ``lr``), cosine over the stage-2 iterations.
+(0.05 at B = 128; the param group's ``lr_scale`` converts the engine's lr₀ = 0.1·B/128, or
+``recipe_lr0`` when the stage-2 recipe sets another), cosine over the stage-2 iterations.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import torch.nn as nn
 
 from methods import register_method
 from methods._base import Method, MethodContext
-from methods._formulas import classifier_linear, freeze_backbone_eval, load_stage1, stage2_schedule
+from methods._formulas import (classifier_linear, freeze_backbone_eval, load_stage1, lr_scale_for,
+                               stage2_schedule)
 from methods._samplers import class_aware_epoch_indices
 
 NAME = "crt"
@@ -35,7 +37,8 @@ class ClassifierRetraining(Method):
     DESCRIPTION = DESCRIPTION
     PAPER = PAPER
     STAGE1 = STAGE1
-    DEFAULTS: Dict[str, Any] = {"lr_at_512": 0.2, "samples_per_class": 4, "sampler": "class_aware"}
+    DEFAULTS: Dict[str, Any] = {"lr_at_512": 0.2, "samples_per_class": 4, "sampler": "class_aware",
+                                "recipe_lr0": None}
     OFFICIAL_CODE: Dict[str, Any] = {}
 
     @classmethod
@@ -52,8 +55,9 @@ class ClassifierRetraining(Method):
 
     def param_groups(self, model: nn.Module, weight_decay: float) -> List[Dict[str, Any]]:
         lr = float(self.options["lr_at_512"]) * self.ctx.batch_size / 512.0
+        scale = lr_scale_for(lr, self.ctx, self.options["recipe_lr0"])
         return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay,
-                 "lr": lr}]
+                 "lr": lr, "lr_scale": scale}]
 
     def epoch_indices(self, labels: np.ndarray, epoch: int, rng: np.random.Generator) -> np.ndarray:
         if self.options["sampler"] == "instance":

@@ -17,8 +17,8 @@ import torch.nn as nn
 from methods import register_method
 from methods._base import Method, MethodContext, Targets
 from methods._formulas import (ce_per_sample, check_choice, class_balanced_weights, classifier_linear,
-                               freeze_backbone_eval, load_stage1, mixed_reduce, resolve_counts, stage2_schedule,
-                               weights_tensor)
+                               freeze_backbone_eval, load_stage1, lr_scale_for, mixed_reduce, resolve_counts,
+                               stage2_schedule, weights_tensor)
 from methods._samplers import class_aware_epoch_indices
 
 NAME = "wb_stage2"
@@ -51,7 +51,8 @@ class WeightBalancingStage2(Method):
     PAPER = PAPER
     STAGE1 = STAGE1
     DEFAULTS: Dict[str, Any] = {"lr": 0.01, "weight_decay": 0.1, "beta": 0.9999, "max_norm_thresh": 0.1,
-                                "sampler": "class_aware", "samples_per_class": 4, "counts_source": "actual"}
+                                "sampler": "class_aware", "samples_per_class": 4, "counts_source": "actual",
+                                "recipe_lr0": None}
     OFFICIAL_CODE: Dict[str, Any] = {}
 
     def __init__(self, ctx: MethodContext, **options: Any):
@@ -72,7 +73,8 @@ class WeightBalancingStage2(Method):
 
     def param_groups(self, model: nn.Module, weight_decay: float) -> List[Dict[str, Any]]:
         return [{"params": [p for p in model.parameters() if p.requires_grad],
-                 "weight_decay": float(self.options["weight_decay"]), "lr": float(self.options["lr"])}]
+                 "weight_decay": float(self.options["weight_decay"]), "lr": float(self.options["lr"]),
+                 "lr_scale": lr_scale_for(float(self.options["lr"]), self.ctx, self.options["recipe_lr0"])}]
 
     def epoch_indices(self, labels: np.ndarray, epoch: int, rng: np.random.Generator) -> np.ndarray:
         if self.options["sampler"] == "instance":

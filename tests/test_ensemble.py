@@ -3,7 +3,6 @@ import json
 import stat
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from benchmark.data.splits import counts_table

@@ -235,7 +235,8 @@ def test_crt_freezes_backbone_in_eval_and_reinitialises_head():
     assert torch.equal(model.backbone.proj.weight, state["backbone.proj.weight"])
     assert not torch.equal(model.head.fc.weight, state["head.fc.weight"])
     assert [n for n, p in model.named_parameters() if p.requires_grad] == ["head.fc.weight", "head.fc.bias"]
-    assert method.param_groups(model, 5e-4)[0]["lr"] == pytest.approx(0.2 * B / 512)
+    g = method.param_groups(model, 5e-4)[0]
+    assert g["lr"] == pytest.approx(0.2 * B / 512) and g["lr_scale"] == pytest.approx(0.5)   # 0.05 at B = 128 vs 0.1
 
 
 def test_tau_norm_and_posthoc_la():
@@ -270,6 +271,7 @@ def test_wb_stage2_max_norm():
     assert float(model.head.fc.weight.detach().norm(dim=1).max()) == pytest.approx(r, rel=1e-5)
     g = method.param_groups(model, 5e-4)[0]
     assert g["weight_decay"] == 0.1 and g["lr"] == 0.01
+    assert g["lr_scale"] * 0.1 * B / 128 == pytest.approx(0.01)
 
 
 def test_heads():

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.aggregate import aggregate, collect_runs, comparison_pairs
+from benchmark.aggregate import aggregate, collect_runs
 from benchmark.data.splits import counts_table, lt_profile
 from benchmark.ensemble import main as ensemble_main
 from benchmark.metrics import compute_metrics
@@ -251,6 +251,18 @@ def test_report_without_tables_recomputes_pairwise(rendered, tmp_path):
     assert "Fidelity modes" not in html                 # no official_code run in this subset
 
 
+def test_aggregate_cli_and_missing_runs_root(rendered, tmp_path, capsys):
+    from benchmark.aggregate import main as aggregate_main
+    runs = tmp_path / "runs"
+    shutil.copytree(rendered["res"]["runs"] / "nw_ucla_default_lt10" / "stgcnpp" / "ce", runs / "x" / "ce")
+    assert aggregate_main(["--runs-root", str(runs), "--out", str(tmp_path / "t"), "--n-resamples", "100"]) == 0
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["pairwise.csv", "runs.csv", "summary.csv"]
+    assert len(pd.read_csv(tmp_path / "t" / "runs.csv")) == 6
+    assert aggregate_main(["--runs-root", str(tmp_path / "missing"), "--out", str(tmp_path / "t2")]) == 2
+    assert report_main(["--runs-root", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+
+
 def _browser() -> str | None:
     for cand in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"),
                  shutil.which("google-chrome")):
@@ -277,3 +289,15 @@ def test_browser(rendered):
     console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln
                or "Failed to load resource" in ln]
     assert not console, console
+
+
+def test_packaged_paper_results():
+    from benchmark.report.render import load_paper_results
+    df = load_paper_results()
+    assert len(df) == 439 and set(df["table"]) == {"I", "II", "III", "IV", "V", "VI", "VII", "VIII", "readme"}
+    row = df[(df["table"] == "IV") & (df["method"] == "brl")]
+    assert row["value"].tolist() == [89.2] and row["streams"].tolist() == ["6s"]
+    shared = Path(__file__).resolve().parents[2] / "shared" / "reference" / "paper_results.csv"
+    if shared.exists():   # the packaged copy must stay identical to the reference file
+        packaged = Path(__file__).resolve().parents[1] / "benchmark" / "resources" / "paper_results.csv"
+        assert packaged.read_bytes() == shared.read_bytes()

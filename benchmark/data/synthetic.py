@@ -76,6 +76,8 @@ class SyntheticConfig:
     train_subject_share: float = 0.6
     max_camera_yaw_deg: float = 45.0
     bystander_prob: float = 0.1
+    #: probability of a class-independent extra gesture in a sample (see ``_distract``)
+    distractor_prob: float = 0.3
 
     def validate(self) -> None:
         if not 2 <= self.num_classes <= len(CLASSES):
@@ -93,8 +95,9 @@ class SyntheticConfig:
         if self.num_subjects < 2 or not 1 <= n_train < self.num_subjects:
             raise ValueError(f"synthetic: num_subjects={self.num_subjects} with train_subject_share="
                              f"{self.train_subject_share} leaves no train or no test subject")
-        if not 0 <= self.bystander_prob <= 1:
-            raise ValueError(f"synthetic: bystander_prob={self.bystander_prob} must lie in [0, 1]")
+        for name in ("bystander_prob", "distractor_prob"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"synthetic: {name}={getattr(self, name)} must lie in [0, 1]")
 
 
 # ============================================================================ skeleton
@@ -468,10 +471,11 @@ def _cls_clap(c: Ctx, a: Pose, b: Pose) -> None:
 
 
 def _cls_hand_to_head(elev: Tuple[float, float], az: Tuple[float, float], elbow: Tuple[float, float],
-                      rot: Tuple[float, float]):
-    """phone_call (hand to the ear) and salute (hand to the brow): same primitive, other target."""
+                      rot: Tuple[float, float], ramp: Tuple[float, float]):
+    """phone_call (hand to the ear, slow) and salute (hand to the brow with the elbow out to the
+    side, crisp): the same primitive with another target and timing."""
     def f(c: Ctx, a: Pose, b: Pose) -> None:
-        env = hold(c.u, c.uni(0.15, 0.3), c.uni(0.15, 0.3))
+        env = hold(c.u, c.uni(*ramp), c.uni(*ramp))
         arm_pose(a, "r", env, c.uni(*elev) * c.amp, c.uni(*az), c.uni(*elbow), c.uni(*rot))
         a["neck_turn"] += env * c.uni(-10, 10)
     return f
@@ -546,7 +550,7 @@ CLASSES: Tuple[ClassSpec, ...] = (
     ClassSpec("handshake", 2, _cls_handshake),
     ClassSpec("turn_around", 1, _cls_turn_around),
     ClassSpec("kick_right", 1, _cls_kick("r")),
-    ClassSpec("phone_call", 1, _cls_hand_to_head((55, 80), (30, 55), (130, 150), (70, 100))),
+    ClassSpec("phone_call", 1, _cls_hand_to_head((55, 80), (30, 55), (130, 150), (70, 100), (0.2, 0.35))),
     ClassSpec("push", 2, _cls_push),
     ClassSpec("wave_left", 1, _cls_wave("l")),
     ClassSpec("squat_reach", 1, _cls_squat_reach),
@@ -556,7 +560,7 @@ CLASSES: Tuple[ClassSpec, ...] = (
     ClassSpec("jump", 1, _cls_jump),
     ClassSpec("march_in_place", 1, _cls_march),
     ClassSpec("wave_both", 1, _cls_wave_both),
-    ClassSpec("salute", 1, _cls_hand_to_head((75, 100), (50, 80), (120, 140), (30, 70))),
+    ClassSpec("salute", 1, _cls_hand_to_head((80, 100), (15, 35), (125, 140), (45, 75), (0.08, 0.18))),
     ClassSpec("point_forward", 1, _cls_point),
     ClassSpec("turn_reach", 1, _cls_turn_reach),
     ClassSpec("walk_towards", 2, _cls_walk_towards),
@@ -578,11 +582,13 @@ def _subjects(cfg: SyntheticConfig, rng: np.random.Generator) -> np.ndarray:
 
 def _idle(pose: Pose, n: int, t: int, tgrid: np.ndarray, style: float, rng: np.random.Generator) -> None:
     """Class-independent posture offsets and slow sway on every angle (the 'style' of a person)."""
-    spread = {"trunk_flex": 6, "trunk_lat": 3, "trunk_twist": 6, "neck_flex": 8, "neck_turn": 10,
-              "r_elev": 10, "r_az": 25, "r_rot": 15, "r_elbow": 12, "r_wrist": 10,
-              "l_elev": 10, "l_az": 25, "l_rot": 15, "l_elbow": 12, "l_wrist": 10,
-              "r_hip_flex": 4, "r_hip_abd": 3, "r_knee": 4, "l_hip_flex": 4, "l_hip_abd": 3, "l_knee": 4,
-              "root_yaw": 8}
+    # std of the static offset in degrees at style = 1 (tuned with synthetic_check: this is the
+    # main difficulty knob; the sway amplitude is up to half of it)
+    spread = {"trunk_flex": 12, "trunk_lat": 6, "trunk_twist": 12, "neck_flex": 16, "neck_turn": 20,
+              "r_elev": 20, "r_az": 50, "r_rot": 30, "r_elbow": 24, "r_wrist": 20,
+              "l_elev": 20, "l_az": 50, "l_rot": 30, "l_elbow": 24, "l_wrist": 20,
+              "r_hip_flex": 8, "r_hip_abd": 6, "r_knee": 8, "l_hip_flex": 8, "l_hip_abd": 6, "l_knee": 8,
+              "root_yaw": 16}
     keys = list(spread)
     sd = np.array([spread[k] for k in keys])[None, :, None] * style     # (1, K, 1)
     k = len(keys)
@@ -600,6 +606,34 @@ def _idle(pose: Pose, n: int, t: int, tgrid: np.ndarray, style: float, rng: np.r
     tracks[:, keys.index("l_knee")] = np.abs(tracks[:, keys.index("l_knee")])
     for i, key in enumerate(keys):
         pose[key] += tracks[:, i]
+
+
+def _distract(pose: Pose, tgrid: np.ndarray, prob: float, rng: np.random.Generator) -> None:
+    """Class-independent extra gestures: with probability ``prob`` a sample gets one of: an arm
+    raised somewhere and lowered again (either arm), a glance / head turn, a weight shift (half a
+    step) or a short forward lean — at a random time of the clip. They borrow the primitives of
+    the classes, so a distracted sample looks a bit like another class (nuisance, not signal)."""
+    n = tgrid.shape[0]
+    on = rng.uniform(size=(n, 1)) < prob
+    kind = rng.integers(0, 5, size=(n, 1))
+    t0 = rng.uniform(0.0, 0.7, size=(n, 1))
+    env = bump(tgrid, t0, t0 + rng.uniform(0.2, 0.45, size=(n, 1))) * on
+    side_r = rng.uniform(size=(n, 1)) < 0.5
+    elev, az = rng.uniform(30, 130, size=(n, 1)), rng.uniform(0, 90, size=(n, 1))
+    elbow = rng.uniform(0, 110, size=(n, 1))
+    for s, mask in (("r", side_r), ("l", ~side_r)):
+        m = env * ((kind <= 1) & mask)
+        pose[f"{s}_elev"] += m * elev
+        pose[f"{s}_az"] += m * az
+        pose[f"{s}_elbow"] += m * elbow
+    pose["neck_turn"] += env * (kind == 2) * rng.uniform(-50, 50, size=(n, 1))
+    pose["neck_flex"] += env * (kind == 2) * rng.uniform(-15, 25, size=(n, 1))
+    leg = np.where(side_r, "r", "l")
+    lift = env * (kind == 3) * rng.uniform(15, 35, size=(n, 1))
+    for s in "rl":
+        pose[f"{s}_hip_flex"] += lift * (leg == s)
+        pose[f"{s}_knee"] += 1.5 * lift * (leg == s)
+    pose["trunk_flex"] += env * (kind == 4) * rng.uniform(10, 35, size=(n, 1))
 
 
 def _place(pos: np.ndarray, yaw: np.ndarray, shift: np.ndarray) -> np.ndarray:
@@ -622,6 +656,7 @@ def _generate_class(label: int, spec: ClassSpec, n: int, subj_ids: np.ndarray, b
 
     pose_a, pose_b = _new_pose(n, tmax), _new_pose(n, tmax)
     spec.motion(ctx, pose_a, pose_b)
+    _distract(pose_a, tgrid, cfg.distractor_prob, rng)
     _idle(pose_a, n, tmax, tgrid, cfg.style, rng)
     _idle(pose_b, n, tmax, tgrid, cfg.style, rng)
 
@@ -633,10 +668,10 @@ def _generate_class(label: int, spec: ClassSpec, n: int, subj_ids: np.ndarray, b
     if spec.persons == 2:
         persons = np.full(n, 2)
         gap = rng.uniform(0.9, 1.4, size=n)
-        # A faces +x, B faces −x, so they face each other across the gap (yaw about +y; the body
-        # faces −z at yaw 0)
-        yaw_a = np.full(n, 90.0) + rng.normal(0, 8, n)
-        yaw_b = np.full(n, -90.0) + rng.normal(0, 8, n)
+        # A faces +x, B faces −x, so they face each other across the gap (the body faces −z at
+        # yaw 0 and Ry(ψ)·(0, 0, −1) = (−sin ψ, 0, −cos ψ))
+        yaw_a = np.full(n, -90.0) + rng.normal(0, 8, n)
+        yaw_b = np.full(n, 90.0) + rng.normal(0, 8, n)
         shift_a = np.stack([-gap / 2, np.zeros(n), rng.normal(0, 0.1, n)], axis=1)
         shift_b = np.stack([gap / 2, np.zeros(n), rng.normal(0, 0.1, n)], axis=1)
     else:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from benchmark.aggregate import AggregateError
 from benchmark.report.render import ReportInputs, render_report
 
 
@@ -23,9 +24,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="prepared datasets (default: results/data beside the runs root)")
     args = ap.parse_args(argv)
     data_root = args.data_root if args.data_root is not None else args.runs_root.parent / "data"
-    pages = render_report(ReportInputs(runs_root=args.runs_root, out=args.out, splits_root=args.splits_root,
-                                       tables=args.tables, paper_results=args.paper_results, config=args.config,
-                                       data_root=data_root))
+    try:
+        pages = render_report(ReportInputs(runs_root=args.runs_root, out=args.out, splits_root=args.splits_root,
+                                           tables=args.tables, paper_results=args.paper_results, config=args.config,
+                                           data_root=data_root))
+    except (AggregateError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"{len(pages)} pages -> {args.out}")
     return 0
 

@@ -9,7 +9,7 @@ pandas/numpy objects prepared by :mod:`benchmark.report.render`; figures never r
 from __future__ import annotations
 
 import io
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence
 
 import matplotlib
 

@@ -12,7 +12,6 @@ paths. Iteration is always over sorted keys so two renders from the same inputs 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -22,7 +21,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from benchmark.aggregate import (GROUP_KEY, RunRecord, collect_runs, method_sort_key, pairwise_table, paper_twin,
+from benchmark.aggregate import (RunRecord, collect_runs, method_sort_key, pairwise_table, paper_twin,
                                  read_table, runs_table, stream_sort_key, summary_table)
 from benchmark.data.splits import frequency_rank, shot_group, ten_group_index
 from benchmark.metrics import confusion_matrix, reliability_bins
@@ -235,26 +234,50 @@ def curve_frames(summary: pd.DataFrame) -> Tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(g_rows), pd.DataFrame(p_rows)
 
 
+def _is_true(v) -> bool:
+    return v is True or str(v) in ("True", "true", "1", "1.0")
+
+
+def _ci_text(r) -> str:
+    if _num(r["ci_lo"]) is None:
+        note = "" if pd.isna(r.get("note")) else str(r.get("note") or "")
+        return "n/a" + (f" ({note})" if note else "")
+    return (f"{100 * float(r['boot_diff']):+.1f} [{100 * float(r['ci_lo']):+.1f}, {100 * float(r['ci_hi']):+.1f}]"
+            + (" *" if _is_true(r["significant"]) else ""))
+
+
 def pairwise_rows(pw: pd.DataFrame, comparisons: Sequence[str]) -> dict:
-    cols = ["stream", "selection", "A", "B", "metric", "seeds", "mean diff A−B (pts) ± sd", "seeds with A>B",
-            "paired t p", "bootstrap diff [95% CI]", "significant"]
+    """One row per (stream, A, B); per metric the seed-paired difference and the bootstrap interval."""
+    metrics = [m for m in ("top1", "balanced_acc", "few") if m in set(pw["metric"])]
+    labels = {"top1": "top-1", "balanced_acc": "bal. acc", "few": "Few"}
+    cols = ["stream", "selection", "A", "B", "seeds"]
+    for m in metrics:
+        cols += [f"{labels[m]}: Δ ± sd (A>B, t-test p)", f"{labels[m]}: bootstrap Δ [95% CI]"]
     rows = []
     d = pw[pw["comparison"].isin(comparisons)]
+    keys = []
     for _, r in d.iterrows():
-        sig = r["significant"]
-        sig_txt = "n/a" if pd.isna(sig) else ("yes" if str(sig) in ("True", "true", "1") or sig is True else "no")
-        ci = ("n/a" if _num(r["ci_lo"]) is None else
-              f"{100 * float(r['boot_diff']):+.1f} [{100 * float(r['ci_lo']):+.1f}, {100 * float(r['ci_hi']):+.1f}]")
-        mean = _num(r["mean_diff"])
-        sd = _num(r["std_diff"])
-        diff = "n/a" if mean is None else f"{100 * mean:+.1f}" + ("" if sd is None else f" ± {100 * sd:.1f}")
-        note = "" if pd.isna(r.get("note")) else str(r.get("note") or "")
-        rows.append({"cls": "sig" if sig_txt == "yes" else "", "cells": [
-            cell(str(r["stream"])), cell(str(r["selection"])), cell(str(r["method_a"]), "name"),
-            cell(str(r["method_b"]), "name"), cell(str(r["metric"])), cell(str(int(r["n_seeds"]))),
-            cell(diff, "num"), cell(f"{int(r['n_positive'])}/{int(r['n_seeds'])}", "num"),
-            cell(fmt_p(r["p_value"]), "num"), cell(ci if not note else f"{ci} ({note})", "num"),
-            cell(sig_txt, "sig" if sig_txt == "yes" else "")]})
+        k = (r["stream"], r["selection"], r["method_a"], r["method_b"])
+        if k not in keys:
+            keys.append(k)
+    for k in keys:
+        sel = d[(d["stream"] == k[0]) & (d["selection"] == k[1]) & (d["method_a"] == k[2]) & (d["method_b"] == k[3])]
+        cells = [cell(str(k[0])), cell(str(k[1])), cell(str(k[2]), "name"), cell(str(k[3]), "name"),
+                 cell(str(int(sel["n_seeds"].max())), "num")]
+        top_sig = False
+        for m in metrics:
+            rm = sel[sel["metric"] == m]
+            if rm.empty:
+                cells += [cell("n/a", "num muted"), cell("n/a", "num muted")]
+                continue
+            r = rm.iloc[0]
+            mean, sd = _num(r["mean_diff"]), _num(r["std_diff"])
+            diff = "n/a" if mean is None else f"{100 * mean:+.1f}" + ("" if sd is None else f" ± {100 * sd:.1f}")
+            diff += f" ({int(r['n_positive'])}/{int(r['n_seeds'])}, p {fmt_p(r['p_value'])})"
+            sig = _is_true(r["significant"])
+            top_sig |= sig and m == "top1"
+            cells += [cell(diff, "num"), cell(_ci_text(r), "num sig" if sig else "num")]
+        rows.append({"cls": "sig" if top_sig else "", "cells": cells})
     return {"columns": cols, "rows": rows}
 
 
@@ -277,10 +300,7 @@ def fidelity_rows(summary: pd.DataFrame, pw: pd.DataFrame) -> dict:
         for m, _ in metrics:
             p = fid[(fid["method_a"] == ma) & (fid["method_b"] == mb) & (fid["stream"] == stream)
                     & (fid["selection"] == sel) & (fid["metric"] == m)]
-            ci = "n/a"
-            if len(p) and _num(p["ci_lo"].iloc[0]) is not None:
-                ci = (f"{100 * float(p['boot_diff'].iloc[0]):+.1f} [{100 * float(p['ci_lo'].iloc[0]):+.1f}, "
-                      f"{100 * float(p['ci_hi'].iloc[0]):+.1f}]")
+            ci = _ci_text(p.iloc[0]) if len(p) else "n/a"
             cells += [cell(fmt_metric(m, ra[f"{m}_mean"], ra[f"{m}_std"]), "num"),
                       cell(fmt_metric(m, rb[f"{m}_mean"], rb[f"{m}_std"]), "num"), cell(ci, "num")]
         rows.append({"cls": "", "cells": cells})
@@ -489,7 +509,7 @@ def render_report(inputs: ReportInputs) -> List[Path]:
     out = Path(inputs.out)
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
-    records = collect_runs(inputs.runs_root) if Path(inputs.runs_root).is_dir() else []
+    records = collect_runs(inputs.runs_root)          # a missing runs root is an error, an empty one is not
     runs = runs_table(records)
     summary = summary_table(runs)
     pw_path = Path(inputs.tables) / "pairwise.csv" if inputs.tables is not None else None

@@ -1,0 +1,68 @@
+"""The throughput benchmark (training.md §12): JSON fields, exact MACs, CLI output. Tiny settings
+(1 iteration, batch 1, short clips) so that it runs in a few seconds; no timing assertions."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from benchmark import bench
+from benchmark.graphs import get_layout
+
+FIELDS = {"backbone", "layout", "num_classes", "device", "device_name", "batch", "clip_len", "num_person",
+          "warmup", "iters", "params", "backbone_params", "backbone_macs_per_clip", "macs_per_clip",
+          "flops_per_clip", "train_samples_per_s", "infer_samples_per_s", "train_peak_mem_bytes",
+          "infer_peak_mem_bytes", "peak_mem_kind"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_count_macs_matches_the_spec_golden_and_adds_the_head():
+    # backbones.md §7: ST-GCN++, NTU-25, T = 64: 1,872,006,400; the 60-class head adds 256·60.
+    m = bench.count_macs("stgcnpp", get_layout("ntu25"), 60, 64)
+    assert m["backbone_macs"] == 1_872_006_400
+    assert m["macs"] == 1_872_006_400 + 256 * 60
+    assert m["flops"] == 2 * m["macs"]
+
+
+def test_run_benchmark_rows_have_the_documented_fields():
+    rows = bench.run_benchmark(["stgcnpp", "msg3d"], device="cpu", batch=1, clip_len=8, warmup=0, iters=1,
+                               base_channels=12)
+    assert [r["backbone"] for r in rows] == ["stgcnpp", "msg3d"]
+    for r in rows:
+        assert FIELDS <= set(r)
+        assert r["device"] == "cpu" and r["peak_mem_kind"] == "process_peak_rss"
+        assert r["batch"] == 1 and r["iters"] == 1 and r["clip_len"] == 8
+        assert r["train_samples_per_s"] > 0 and r["infer_samples_per_s"] > 0
+        assert r["train_peak_mem_bytes"] > 0 and r["infer_peak_mem_bytes"] > 0
+        assert r["params"] > r["backbone_params"] > 0
+        assert r["macs_per_clip"] > r["backbone_macs_per_clip"] > 0
+    json.dumps(rows)                           # JSON-serialisable
+    assert "stgcnpp" in bench.format_table(rows) and "process peak RSS" in bench.format_table(rows)
+
+
+def test_run_benchmark_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="iters"):
+        bench.run_benchmark(["stgcnpp"], device="cpu", batch=1, iters=0)
+    with pytest.raises(KeyError, match="unknown backbone 'nope'"):
+        bench.run_benchmark(["nope"], device="cpu", batch=1, iters=1)
+
+
+def test_cli_prints_table_and_json_and_writes_the_file(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert bench.main(["--backbones", "ctrgcn", "--device", "cpu", "--batch", "1", "--clip-len", "8",
+                       "--warmup", "0", "--iters", "1", "--base-channels", "8", "--layout", "coco17",
+                       "--num-classes", "5", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "ctrgcn" in printed.splitlines()[3]
+    saved = json.loads(out.read_text())
+    assert json.loads(printed[printed.index("["):]) == saved
+    assert saved[0]["layout"] == "coco17" and saved[0]["num_classes"] == 5
+    assert saved[0]["params"] == saved[0]["backbone_params"] + 32 * 5 + 5
