@@ -63,6 +63,6 @@ def test_cli_prints_table_and_json_and_writes_the_file(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "ctrgcn" in printed.splitlines()[3]
     saved = json.loads(out.read_text())
-    assert json.loads(printed[printed.index("["):]) == saved
+    assert json.loads(printed[printed.index("\n[") + 1:]) == saved
     assert saved[0]["layout"] == "coco17" and saved[0]["num_classes"] == 5
     assert saved[0]["params"] == saved[0]["backbone_params"] + 32 * 5 + 5

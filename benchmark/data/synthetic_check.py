@@ -11,9 +11,13 @@ What we want to see (the generator was tuned for it, seed 0, defaults):
 (b) with the long-tailed training set, tail classes visibly worse than head classes (≥ ~15
     points), i.e. the imbalance actually matters.
 
-The classifier is deliberately simple (no graph, no augmentation): it sees 32 uniformly resampled
-frames of both persons after a cheap pre-normalisation (translation to SpineMid and a yaw
-rotation that puts the shoulders on +x, the parts of PreNormalize3D that matter here).
+The classifier is deliberately simple (no graph, no augmentation, two conv layers of width 64):
+it sees 16 uniformly resampled frames of both persons after a cheap pre-normalisation
+(translation to SpineMid and a yaw rotation that puts the shoulders on +x, the parts of
+PreNormalize3D that matter here). Both runs take the same number of SGD steps, so the smaller
+long-tailed set is not also trained less. Measured (CPU, one thread, seeds 0 / 1 / 2): balanced
+88.2 / 85.5 / 85.0 % top-1; long-tailed head third 92.8 / 92.8 / 91.1 % vs tail third
+36.7 / 35.6 / 35.0 %.
 """
 from __future__ import annotations
 
@@ -30,7 +34,8 @@ FRAMES = 16
 
 
 def features(samples: Sequence[np.ndarray], frames: int = FRAMES) -> np.ndarray:
-    """(N, 2·25·3, frames) float32: uniform resampling, translation and yaw alignment."""
+    """(N, 2·25·3, frames) float32: uniform resampling, translation and yaw alignment (a missing
+    second person stays zero)."""
     out = np.zeros((len(samples), 2, frames, 25, 3), dtype=np.float32)
     for i, s in enumerate(samples):
         idx = np.linspace(0, s.shape[1] - 1, frames).round().astype(int)

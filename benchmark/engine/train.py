@@ -242,7 +242,9 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
             step = epoch * ctx.iters_per_epoch + it
             lr = cosine_lr(sch.lr0, step, total)
             for g in optimizer.param_groups:
-                g["lr"] = lr * g.get("lr_scale", 1.0)
+                # a method may give a group its own base rate (lr0) or a factor (lr_scale)
+                g_lr = cosine_lr(g["lr0"], step, total) if "lr0" in g else lr
+                g["lr"] = g_lr * g.get("lr_scale", 1.0)
             b = order[it * sch.batch_size:(it + 1) * sch.batch_size]
             if len(b) == 0:
                 continue

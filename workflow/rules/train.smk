@@ -1,21 +1,3 @@
-def train_data_input(wildcards):
-    s = SPLITS[wildcards.split]
-    return {
-        "data": f"results/data/{s.dataset}/meta.json",
-        "split": f"results/splits/{wildcards.split}.txt",
-        "counts": f"results/splits/{wildcards.split}_counts.csv",
-        "stage1": stage1_input(wildcards),
-    }
-
-
-def train_args(wildcards, input):
-    s = SPLITS[wildcards.split]
-    args = f"--data results/data/{s.dataset} --split {input.split}"
-    if input.stage1:
-        args += f" --stage1 {input.stage1[0]}"
-    return args
-
-
 rule train:
     input:
         unpack(train_data_input),
