@@ -46,6 +46,9 @@ class MethodDef:
     options: Dict[str, Any]
     version: str
     stage1: Optional[str]
+    #: recipe overrides of this entry (e.g. the plain-backbone recipe: clip 100, 16 epochs, no aug.)
+    schedule: Dict[str, Any] = field(default_factory=dict)
+    augment: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,8 @@ def methods(config: Dict[str, Any]) -> Dict[str, MethodDef]:
         if mid in out:
             raise WorkflowConfigError(f"method id '{mid}' appears twice in the config; give one entry an 'id'")
         out[mid] = MethodDef(mid, name, fid, dict(e.get("options", {}) or {}), index[name].get("version", "0"),
-                             index[name].get("stage1"))
+                             index[name].get("stage1"), dict(e.get("schedule", {}) or {}),
+                             dict(e.get("augment", {}) or {}))
     for m in list(out.values()):
         if m.stage1 and not any(x.name == m.stage1 and x.fidelity == "paper" for x in out.values()):
             # the stage-1 run is part of the grid even if the config did not list it
@@ -150,10 +154,76 @@ def ensembles(config: Dict[str, Any]) -> Dict[str, Dict[str, float]]:
     return out
 
 
-def runs(config: Dict[str, Any]) -> List[Run]:
+def _csv(value: Any) -> Optional[List[str]]:
+    """A selection given on the command line: 'III,VI' (``--config`` values arrive as strings)."""
+    if value in (None, "", "all"):
+        return None
+    return [v.strip() for v in (value if isinstance(value, list) else str(value).split(",")) if v.strip()]
+
+
+def table_grids(config: Dict[str, Any]) -> Dict[str, Dict[str, List[str]]]:
+    """Sub-grids per paper table (config ``tables``), or one grid = the whole cross product.
+
+    ``--config select_tables=III,VI`` and ``--config select_datasets=ntu60`` narrow the grid."""
     sp, ms, bb = splits(config), methods(config), backbones(config)
-    return [Run(s, b, m, st, int(seed)) for s in sp.values() for b in bb for m in ms.values()
-            for st in config["streams"] for seed in config["seeds"]]
+    full = {"splits": list(sp), "backbones": list(bb), "methods": list(ms), "streams": list(config["streams"]),
+            "ensembles": list(ensembles(config))}
+    tables = config.get("tables") or {"all": {}}
+    chosen = _csv(config.get("select_tables"))
+    if chosen:
+        unknown = sorted(set(chosen) - set(tables))
+        if unknown:
+            raise WorkflowConfigError(f"select_tables: unknown table(s) {unknown}; available: {sorted(tables)}")
+        tables = {t: tables[t] for t in chosen}
+    only_ds = _csv(config.get("select_datasets"))
+    out = {}
+    for name, t in tables.items():
+        t = t or {}
+        g = {}
+        for key in ("splits", "backbones", "methods", "streams", "ensembles"):
+            vals = t.get(key, full[key])
+            unknown = sorted(set(vals) - set(full[key]))
+            if unknown:
+                raise WorkflowConfigError(f"tables.{name}.{key}: {unknown} not defined at the top level of the config")
+            g[key] = list(vals)
+        if only_ds:
+            g["splits"] = [s for s in g["splits"] if sp[s].dataset in only_ds]
+        out[name] = g
+    return out
+
+
+def runs(config: Dict[str, Any]) -> List[Run]:
+    sp, ms = splits(config), methods(config)
+    seen: Dict[str, Run] = {}
+    for g in table_grids(config).values():
+        mids = set(g["methods"])
+        for mid in list(mids):                       # stage-1 runs come along with stage-2 methods
+            if ms[mid].stage1:
+                mids.add(ms[mid].stage1)
+        for s in g["splits"]:
+            for b in g["backbones"]:
+                for mid in sorted(mids):
+                    streams = set(g["streams"])
+                    for e in g["ensembles"]:
+                        streams |= set(ensembles(config)[e])
+                    for st in sorted(streams, key=STREAMS.index):
+                        for seed in config["seeds"]:
+                            r = Run(sp[s], b, ms[mid], st, int(seed))
+                            seen.setdefault(r.path, r)
+    return list(seen.values())
+
+
+def ensemble_targets(config: Dict[str, Any]) -> List[str]:
+    sp = splits(config)
+    out: Dict[str, None] = {}
+    for g in table_grids(config).values():
+        for s in g["splits"]:
+            for b in g["backbones"]:
+                for mid in g["methods"]:
+                    for e in g["ensembles"]:
+                        for seed in config["seeds"]:
+                            out[f"results/runs/{sp[s].split_id}/{b}/{mid}/ens-{e}/seed{seed}/metrics.json"] = None
+    return list(out)
 
 
 def run_spec(config: Dict[str, Any], split_id: str, backbone: str, method_id: str, stream: str, seed: int) -> str:
@@ -166,7 +236,8 @@ def run_spec(config: Dict[str, Any], split_id: str, backbone: str, method_id: st
         "dataset": s.dataset, "benchmark": s.benchmark, "split_id": split_id, "backbone": backbone,
         "method": m.name, "method_id": m.id, "stream": stream, "seed": int(seed), "fidelity": m.fidelity,
         "method_options": m.options, "backbone_options": backbones(config)[backbone],
-        "schedule": dict(config["schedule"]), "augment": dict(config.get("augment", {}) or {}),
+        "schedule": {**config["schedule"], **m.schedule},
+        "augment": {**(config.get("augment", {}) or {}), **m.augment},
         "lt_profile": {"n_max": s.n_max, "ratio": s.ratio},
         "versions": {"method": m.version, "backbone": BACKBONE_VERSIONS.get(backbone, "0"),
                      "data": DATA_VERSION, "engine": ENGINE_VERSION, "normalize": d.get("normalize", "prenorm3d")},
@@ -175,13 +246,4 @@ def run_spec(config: Dict[str, Any], split_id: str, backbone: str, method_id: st
 
 
 def final_targets(config: Dict[str, Any]) -> List[str]:
-    out = [f"{r.path}/metrics.json" for r in runs(config)]
-    ens = ensembles(config)
-    seen = set()
-    for r in runs(config):
-        for name in ens:
-            p = f"results/runs/{r.split.split_id}/{r.backbone}/{r.method.id}/ens-{name}/seed{r.seed}/metrics.json"
-            if p not in seen:
-                seen.add(p)
-                out.append(p)
-    return out
+    return [f"{r.path}/metrics.json" for r in runs(config)] + ensemble_targets(config)

@@ -70,6 +70,13 @@ def code_version() -> str:
     return f"v{benchmark.__version__}"
 
 
+def _bar(iterable, progress: bool, **kw):
+    """tqdm progress; in a log file (not a terminal) refresh every 30 s instead of every step."""
+    interactive = sys.stderr.isatty()
+    return tqdm(iterable, disable=not progress, leave=False, file=sys.stderr,
+                mininterval=0.5 if interactive else 30.0, **kw)
+
+
 def _step_generator(seed: int, step: int, device: torch.device, salt: int = 0) -> torch.Generator:
     """A generator seeded from (run seed, global iteration): batch-level draws are reproducible and
     independent of how the run was interrupted (training.md §2.10)."""
@@ -134,7 +141,7 @@ def evaluate(model: torch.nn.Module, method, split: SplitTensors, spec: RunSpec,
     per = max(1, spec.schedule.eval_batch_size // num_clips)
     probs, logits_all = [], []
     starts = range(0, len(split), per)
-    for s in tqdm(starts, desc=desc, disable=not progress, leave=False, file=sys.stderr):
+    for s in _bar(starts, progress, desc=desc):
         sel = np.arange(s, min(s + per, len(split)))
         idx = np.concatenate([T.test_frame_indices(int(split.frames[i]), L, num_clips) for i in sel])
         rows = torch.from_numpy(np.repeat(sel, num_clips)).to(device)
@@ -236,8 +243,7 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
         order = method.epoch_indices(train.labels, epoch, np.random.default_rng([spec.seed, epoch]))
         frame_rng = np.random.default_rng([spec.seed, epoch, 1])
         losses = []
-        bar = tqdm(range(ctx.iters_per_epoch), desc=f"epoch {epoch + 1}/{ctx.runner_epochs}", disable=not progress,
-                   leave=False, file=sys.stderr)
+        bar = _bar(range(ctx.iters_per_epoch), progress, desc=f"epoch {epoch + 1}/{ctx.runner_epochs}")
         for it in bar:
             step = epoch * ctx.iters_per_epoch + it
             lr = cosine_lr(sch.lr0, step, total)

@@ -4,6 +4,7 @@ rule aggregate:
     output:
         summary="results/tables/summary.csv",
         runs="results/tables/runs.csv",
+        pairwise="results/tables/pairwise.csv",
     log:
         "logs/aggregate/aggregate.log",
     localrule: True
@@ -17,6 +18,7 @@ rule report:
     input:
         summary="results/tables/summary.csv",
         runs="results/tables/runs.csv",
+        pairwise="results/tables/pairwise.csv",
         counts=[f"results/splits/{s}_counts.csv" for s in SPLITS],
     output:
         "reports/index.html",
