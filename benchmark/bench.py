@@ -5,6 +5,8 @@ peak memory on the current device at the paper's clip length, plus the parameter
 MACs / FLOPs per clip, as a table and as JSON.
 
 - Training step = forward + cross-entropy + backward + SGD step (momentum 0.9), train mode.
+- Samples per second = batch / median step time over the timed iterations (each step is
+  synchronised; the mean-based figure is in the JSON as ``*_samples_per_s_mean``).
 - Inference = forward in eval mode under ``torch.inference_mode``.
 - Peak memory: ``torch.cuda.max_memory_allocated`` per phase on CUDA; on CPU the process's peak
   resident set size (``resource.getrusage``), which is cumulative over the whole process (it
@@ -28,7 +30,7 @@ from typing import Dict, List, Optional, Sequence
 
 #: defaults per device type: (batch, warmup, iters). The CPU defaults keep all three backbones at
 #: T = 64 under two minutes on a 2-core machine; the GPU ones follow pyskl's speed test (batch 16).
-DEFAULTS = {"cpu": (2, 2, 2), "cuda": (16, 5, 20), "mps": (8, 2, 5)}
+DEFAULTS = {"cpu": (2, 1, 3), "cuda": (16, 5, 20), "mps": (8, 2, 5)}
 DEFAULT_BACKBONES = ("stgcnpp", "ctrgcn", "msg3d")
 
 
@@ -88,16 +90,28 @@ def count_macs(name: str, layout, num_classes: int, clip_len: int, num_person: i
     return {"backbone_macs": backbone_flops // 2, "macs": total_flops // 2, "flops": total_flops}
 
 
-def _time_phase(step, device, warmup: int, iters: int) -> float:
-    """Seconds for ``iters`` calls of ``step`` after ``warmup`` untimed calls."""
+def _time_phase(step, device, warmup: int, iters: int) -> List[float]:
+    """Seconds of each of ``iters`` calls of ``step`` after ``warmup`` untimed calls (synchronised
+    per call, so that a median can discard steps stalled by other processes on a shared machine)."""
     for _ in range(warmup):
         step()
     _sync(device)
-    t0 = time.perf_counter()
+    times = []
     for _ in range(iters):
+        t0 = time.perf_counter()
         step()
-    _sync(device)
-    return time.perf_counter() - t0
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def throughput(batch: int, step_times: Sequence[float]) -> Dict[str, float]:
+    """Samples per second from per-step times: ``median`` = batch / median step time (the reported
+    figure, robust to stalls), ``mean`` = batch · iters / total time."""
+    ts = sorted(step_times)
+    k = len(ts)
+    median = ts[k // 2] if k % 2 else 0.5 * (ts[k // 2 - 1] + ts[k // 2])
+    return {"median": batch / median, "mean": batch * k / sum(ts)}
 
 
 def bench_one(name: str, cfg: BenchConfig, device, batch: int, warmup: int, iters: int) -> Dict:
@@ -133,7 +147,7 @@ def bench_one(name: str, cfg: BenchConfig, device, batch: int, warmup: int, iter
     model.train()
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    t_train = _time_phase(train_step, device, warmup, iters)
+    t_train = throughput(batch, _time_phase(train_step, device, warmup, iters))
     train_mem = torch.cuda.max_memory_allocated(device) if cuda else _peak_rss_bytes()
 
     model.eval()
@@ -141,7 +155,7 @@ def bench_one(name: str, cfg: BenchConfig, device, batch: int, warmup: int, iter
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
-    t_infer = _time_phase(infer_step, device, warmup, iters)
+    t_infer = throughput(batch, _time_phase(infer_step, device, warmup, iters))
     infer_mem = torch.cuda.max_memory_allocated(device) if cuda else _peak_rss_bytes()
 
     return {
@@ -152,8 +166,8 @@ def bench_one(name: str, cfg: BenchConfig, device, batch: int, warmup: int, iter
         "params": count_parameters(model), "backbone_params": count_parameters(model.backbone),
         "backbone_macs_per_clip": macs["backbone_macs"], "macs_per_clip": macs["macs"],
         "flops_per_clip": macs["flops"],
-        "train_samples_per_s": batch * iters / t_train,
-        "infer_samples_per_s": batch * iters / t_infer,
+        "train_samples_per_s": t_train["median"], "infer_samples_per_s": t_infer["median"],
+        "train_samples_per_s_mean": t_train["mean"], "infer_samples_per_s_mean": t_infer["mean"],
         "train_peak_mem_bytes": int(train_mem), "infer_peak_mem_bytes": int(infer_mem),
         "peak_mem_kind": "cuda_max_memory_allocated" if cuda else "process_peak_rss",
     }
@@ -226,8 +240,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--num-classes", type=int, default=60)
     p.add_argument("--layout", default="ntu25")
     p.add_argument("--base-channels", type=int, default=None, help="reduced width (default: published)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed iterations (default: 2 CPU, 5 CUDA)")
-    p.add_argument("--iters", type=int, default=None, help="timed iterations (default: 2 CPU, 20 CUDA)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed iterations (default: 1 CPU, 5 CUDA)")
+    p.add_argument("--iters", type=int, default=None, help="timed iterations (default: 3 CPU, 20 CUDA)")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON to this path")
     a = p.parse_args(argv)
     names = [n for item in a.backbones for n in item.split(",") if n]

@@ -10,7 +10,7 @@ import torch
 from benchmark import bench
 from benchmark.graphs import get_layout
 
-FIELDS = {"backbone", "layout", "num_classes", "device", "device_name", "batch", "clip_len", "num_person",
+FIELDS = {"train_samples_per_s_mean", "infer_samples_per_s_mean", "backbone", "layout", "num_classes", "device", "device_name", "batch", "clip_len", "num_person",
           "warmup", "iters", "params", "backbone_params", "backbone_macs_per_clip", "macs_per_clip",
           "flops_per_clip", "train_samples_per_s", "infer_samples_per_s", "train_peak_mem_bytes",
           "infer_peak_mem_bytes", "peak_mem_kind"}
@@ -66,3 +66,10 @@ def test_cli_prints_table_and_json_and_writes_the_file(tmp_path, capsys):
     assert json.loads(printed[printed.index("\n[") + 1:]) == saved
     assert saved[0]["layout"] == "coco17" and saved[0]["num_classes"] == 5
     assert saved[0]["params"] == saved[0]["backbone_params"] + 32 * 5 + 5
+
+
+def test_throughput_uses_the_median_step_time():
+    # steps of 1 s, 1 s and a 10 s stall, batch 4: median 1 s → 4 samples/s; mean 12/12 = 1
+    t = bench.throughput(4, [1.0, 10.0, 1.0])
+    assert t["median"] == pytest.approx(4.0) and t["mean"] == pytest.approx(1.0)
+    assert bench.throughput(2, [1.0, 3.0])["median"] == pytest.approx(1.0)   # even count: midpoint

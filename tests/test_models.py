@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmark.graphs import LAYOUTS, get_layout, k_hop_adjacency
+from benchmark.graphs import get_layout, k_hop_adjacency
 from benchmark.models import available_models, build_model, get_backbone_factory
 from benchmark.models.blocks import (DataBN, ModelInputError, MSTCN, MSTCNPlusPlus, count_parameters,
                                      mstcn_branch_channels, mstcnpp_branch_channels, output_length,
