@@ -177,18 +177,20 @@ def table_grids(config: Dict[str, Any]) -> Dict[str, Dict[str, List[str]]]:
         tables = {t: tables[t] for t in chosen}
     only_ds = _csv(config.get("select_datasets"))
     out = {}
-    for name, t in tables.items():
-        t = t or {}
-        g = {}
-        for key in ("splits", "backbones", "methods", "streams", "ensembles"):
-            vals = t.get(key, full[key])
-            unknown = sorted(set(vals) - set(full[key]))
-            if unknown:
-                raise WorkflowConfigError(f"tables.{name}.{key}: {unknown} not defined at the top level of the config")
-            g[key] = list(vals)
-        if only_ds:
-            g["splits"] = [s for s in g["splits"] if sp[s].dataset in only_ds]
-        out[name] = g
+    for name, table in tables.items():
+        parts = table if isinstance(table, list) else [table or {}]
+        for i, t in enumerate(parts):
+            g = {}
+            for key in ("splits", "backbones", "methods", "streams", "ensembles"):
+                vals = t.get(key, full[key])
+                unknown = sorted(set(vals) - set(full[key]))
+                if unknown:
+                    raise WorkflowConfigError(f"tables.{name}.{key}: {unknown} not defined at the top level "
+                                              "of the config")
+                g[key] = list(vals)
+            if only_ds:
+                g["splits"] = [s for s in g["splits"] if sp[s].dataset in only_ds]
+            out[name if len(parts) == 1 else f"{name}[{i}]"] = g
     return out
 
 

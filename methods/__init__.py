@@ -40,10 +40,24 @@ def method_files() -> List[Path]:
     return sorted(p for p in PACKAGE_DIR.glob("*.py") if not p.name.startswith("_"))
 
 
+_INDEX_CACHE: Dict[tuple, Dict[str, Dict[str, str]]] = {}
+
+
 def method_index() -> Dict[str, Dict[str, str]]:
-    """name -> {version, description, paper, stage1 (optional), file} read with ``ast`` (no import, no torch)."""
+    """name -> {version, description, paper, stage1 (optional), file} read with ``ast`` (no import, no torch).
+
+    Cached on the files' names and modification times: the workflow asks for it once per job."""
+    files = method_files()
+    key = tuple((p.name, p.stat().st_mtime_ns) for p in files)
+    if key not in _INDEX_CACHE:
+        _INDEX_CACHE.clear()
+        _INDEX_CACHE[key] = _read_index(files)
+    return {k: dict(v) for k, v in _INDEX_CACHE[key].items()}
+
+
+def _read_index(files: List[Path]) -> Dict[str, Dict[str, str]]:
     index: Dict[str, Dict[str, str]] = {}
-    for path in method_files():
+    for path in files:
         tree = ast.parse(path.read_text(), filename=str(path))
         lits: Dict[str, str] = {}
         for node in tree.body:

@@ -90,3 +90,113 @@ def test_nw_ucla_lt_split_as_explicit_target(tmp_path):
         "cf33b354a77e8f8493889ec2d207e25a2561a8bd002ff164b0f7bac058bf400f"
     counts = (tmp_path / "results" / "splits" / "nw_ucla_default_lt10_counts.csv").read_text().splitlines()
     assert [int(r.split(",")[2]) for r in counts[1:]] == [100, 77, 59, 46, 35, 27, 21, 16, 12, 10]
+
+
+def _paper_config(tmp_path: Path) -> Path:
+    """config/paper.yaml with its raw-data paths and official lists pointed at stand-ins, so the
+    whole grid can be planned on any machine (a dry run reads no data)."""
+    cfg = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    for ds_id, d in cfg["datasets"].items():
+        root = tmp_path / "raw" / ds_id
+        root.mkdir(parents=True, exist_ok=True)
+        d["root"] = str(root)
+        for bench, path in (d.get("lt", {}).get("split_list") or {}).items():
+            stand_in = tmp_path / "lists" / Path(path).name
+            stand_in.parent.mkdir(exist_ok=True)
+            stand_in.touch()
+            d["lt"]["split_list"][bench] = str(stand_in)
+    return _write(tmp_path, cfg)
+
+
+def _job_counts(output: str) -> dict:
+    counts = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_paper_grid_plans_in_seconds_with_the_expected_jobs(tmp_path):
+    import time
+
+    import benchmark.workflow as bw
+
+    cfg_path = _paper_config(tmp_path)
+    cfg = yaml.safe_load(cfg_path.read_text())
+    t0 = time.time()
+    proc = snakemake(["-n", "--quiet", "rules", "--configfile", str(cfg_path)], cwd=tmp_path)
+    elapsed = time.time() - t0
+    counts = _job_counts(proc.stdout + proc.stderr)
+    expected_train = len(bw.runs(cfg))
+    assert counts["train"] == expected_train
+    assert counts["ensemble"] == len(bw.ensemble_targets(cfg))
+    assert counts["prepare"] == 4 and counts["split"] == 6
+    # 3 seeds of every table; the demo's synthetic dataset never leaks into a user config.
+    assert expected_train % 3 == 0 and expected_train > 400
+    assert "synthetic" not in proc.stdout + proc.stderr
+    assert elapsed < 60, f"planning the paper grid took {elapsed:.0f} s"
+
+
+def test_paper_grid_subset_from_the_command_line(tmp_path):
+    cfg_path = _paper_config(tmp_path)
+    proc = snakemake(["-n", "--quiet", "rules", "--configfile", str(cfg_path), "--config", "select_tables=III"],
+                     cwd=tmp_path)
+    counts = _job_counts(proc.stdout + proc.stderr)
+    # Table III: 14 methods (12 baselines, BRL, BRL official) x 2 splits x joint stream x 3 seeds
+    assert counts["train"] == 14 * 2 * 3
+    assert "ensemble" not in counts
+
+
+def test_slurm_profile_plans_without_a_cluster(tmp_path):
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' for the SLURM plugin")
+    cfg = _tiny()
+    proc = snakemake(["-n", "--profile", str(REPO / "profiles" / "slurm"), "--configfile", str(_write(tmp_path, cfg))],
+                     cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert "rule train" in out and "gpu=1" in out
+
+
+def test_a_new_method_file_joins_the_workflow_without_other_edits(tmp_path):
+    """Copy the project, drop one method file into methods/, and the plan contains its runs."""
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    if not files:
+        pytest.skip("not a git checkout")
+    copy = tmp_path / "project"
+    for f in files:
+        if (REPO / f).is_file():
+            (copy / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, copy / f)
+    (copy / "methods" / "smooth_ce.py").write_text(
+        '"""Label-smoothed cross-entropy (a test method)."""\n'
+        "import torch.nn.functional as F\n"
+        "from methods import register_method\n"
+        "from methods._base import Method\n\n"
+        'NAME = "smooth_ce"\nVERSION = "1"\nDESCRIPTION = "CE with label smoothing 0.1"\nPAPER = "test"\n\n\n'
+        "@register_method\n"
+        "class SmoothCE(Method):\n"
+        "    NAME, VERSION, DESCRIPTION, PAPER = NAME, VERSION, DESCRIPTION, PAPER\n\n"
+        "    def loss(self, logits, targets, step):\n"
+        "        return F.cross_entropy(logits, targets.y_a, label_smoothing=0.1)\n")
+    cfg = _tiny()
+    cfg["methods"] = ["ce", "smooth_ce"]
+    cfg["streams"] = ["j"]
+    cfg["ensembles"] = {}
+    cfg_path = _write(tmp_path, cfg)
+    env = dict(**__import__("os").environ, PYTHONPATH=str(copy))
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--workflow-profile", "none", "--snakefile",
+           str(copy / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(cfg_path)]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "stgcnpp/smooth_ce/j/seed0/metrics.json" in proc.stdout
+    # and it trains through the workflow, from the copy's registry
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    target = "results/runs/synthetic_default_lt4/stgcnpp/smooth_ce/j/seed0/metrics.json"
+    run = subprocess.run(cmd[:3] + [target, "--cores", "2", "--resources", "gpu=0"] + cmd[4:], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    record = __import__("json").loads((tmp_path / target).read_text())
+    assert record["run"]["method"] == "smooth_ce" and 0.0 <= record["metrics"]["top1"] <= 1.0
+    listing = subprocess.run([sys.executable, "-m", "benchmark", "methods"], cwd=copy, env=env,
+                             capture_output=True, text=True, check=True).stdout
+    assert "smooth_ce" in listing
