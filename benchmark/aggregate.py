@@ -32,10 +32,11 @@ from benchmark.ensemble import atomic_write_bytes
 from benchmark.metrics import NUM_GROUPS, SCALAR_METRICS
 from benchmark.stats import BOOTSTRAP_METRICS, N_RESAMPLES, mean_std, paired_bootstrap, paired_seed_test
 
-RUN_FIELDS = ("dataset", "benchmark", "split", "backbone", "method", "stream", "seed", "fidelity", "selection")
+RUN_FIELDS = ("dataset", "benchmark", "split", "backbone", "method", "method_name", "stream", "seed", "fidelity",
+              "selection")
 REQUIRED_RUN_FIELDS = ("dataset", "benchmark", "split", "backbone", "method", "stream", "seed")
 RUN_DEFAULTS = {"fidelity": "paper", "selection": "last"}
-GROUP_KEY = ("dataset", "benchmark", "split", "backbone", "method", "stream", "fidelity", "selection")
+GROUP_KEY = ("dataset", "benchmark", "split", "backbone", "method", "method_name", "stream", "fidelity", "selection")
 PAIR_KEY = ("dataset", "benchmark", "split", "backbone", "stream", "selection")
 COUNT_COLUMNS = ("n_test", "num_classes", "n_many", "n_medium", "n_few")
 G10_COLUMNS = tuple(f"err_g{i + 1}" for i in range(NUM_GROUPS))
@@ -97,6 +98,8 @@ def load_record(path: Path, root: Path) -> RunRecord:
         if not isinstance(raw.get(part), dict):
             raise AggregateError(f"{path}: no '{part}' object; expected keys run, metrics, meta")
     run = dict(RUN_DEFAULTS, **raw["run"])
+    # the registered method behind a config id (e.g. id 'plain' = method 'ce' with another recipe)
+    run.setdefault("method_name", paper_twin(str(run.get("method"))) or run.get("method"))
     missing = [k for k in REQUIRED_RUN_FIELDS if run.get(k) is None]
     if missing:
         raise AggregateError(f"{path}: run fields {missing} are missing")

@@ -272,7 +272,7 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
             method.after_step(model, step)
             losses.append(loss.item())
             if progress and it % 10 == 0:
-                bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{lr:.4f}")
+                bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{lr:.4f}", refresh=False)
         train_seconds += time.time() - t0
         row = {"epoch": epoch + 1, "step": (epoch + 1) * ctx.iters_per_epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                "lr": cosine_lr(sch.lr0, (epoch + 1) * ctx.iters_per_epoch - 1, total), "val_top1": None,

@@ -334,7 +334,9 @@ def paper_table(tab: str, paper: pd.DataFrame, summary: pd.DataFrame) -> Optiona
         bb, st = BACKBONE_TO_PAPER.get(str(r["backbone"])), STREAM_TO_PAPER.get(str(r["stream"]))
         if bb is None or st is None:
             continue
-        pm = paper_twin(str(r["method"])) or str(r["method"])
+        # the paper's vocabulary names the registered method ('plain' and 'ce' are both CE runs,
+        # 'brl_official' is BRL); each of our variants gets its own row under the paper's number
+        pm = str(r.get("method_name") or paper_twin(str(r["method"])) or r["method"])
         ours.setdefault((bb, pm, st, r["dataset"], r["benchmark"]), []).append(r)
 
     header = ["backbone", "method", "streams", "ours: method (fidelity, selection)"]
