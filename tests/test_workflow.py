@@ -200,3 +200,37 @@ def test_a_new_method_file_joins_the_workflow_without_other_edits(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "benchmark", "methods"], cwd=copy, env=env,
                              capture_output=True, text=True, check=True).stdout
     assert "smooth_ce" in listing
+
+
+def test_killed_training_resumes_from_its_checkpoint(tmp_path):
+    """Interrupt the workflow during training (as Ctrl-C does), run it again: the trainer resumes
+    from the last epoch checkpoint instead of starting over (workflow.md §8)."""
+    import os
+    import signal
+    import time
+
+    cfg = _tiny()
+    cfg.update(methods=["ce"], streams=["j"], ensembles={})
+    cfg["schedule"].update(runner_epochs=4)
+    cfg_path = _write(tmp_path, cfg)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    cmd = [sys.executable, "-m", "snakemake", "--workflow-profile", "none", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(tmp_path), "--cores", "1", "--resources", "gpu=0", "--configfile", str(cfg_path)]
+    ckpt = tmp_path / "results" / "ckpt" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0" / "last.pt"
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert ckpt.exists(), "no checkpoint was written"
+    os.killpg(proc.pid, signal.SIGINT)          # Ctrl-C reaches the whole process group
+    proc.wait(timeout=120)
+    metrics = tmp_path / "results" / "runs" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0" / "metrics.json"
+    if metrics.exists():
+        pytest.skip("the run finished before it could be interrupted")
+    done = subprocess.run(cmd + ["--rerun-incomplete"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = (tmp_path / "logs" / "train" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0.log").read_text()
+    assert "resuming from" in log
+    assert metrics.exists()
