@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 # Keep CPU tests from oversubscribing a small machine.
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def snakemake(args, cwd: Path, timeout: int = 900, check: bool = True) -> subprocess.CompletedProcess:

@@ -274,3 +274,36 @@ __all__ = ["ModelInputError", "temporal_padding", "mstcnpp_branch_channels", "ms
            "BlockSpec", "ten_block_plan", "conv_kaiming_init", "bn_init", "kaiming_fanout_init", "DataBN",
            "UnitTCN", "Residual", "residual_projection", "MSTCNPlusPlus", "MSTCN", "output_length",
            "count_parameters", "check_options", "as_tensor_graph"]
+
+
+class TenBlockBackbone(nn.Module):
+    """The shared ten-block skeleton of ST-GCN++ and CTR-GCN (§1.2): data BN, then ten blocks of
+    ``block_cls(in, out, A, stride, residual, tcn_dropout)``; (N, M, T, V, C) → (N, M, 4·base, T', V).
+
+    Subclasses only choose the block and the data-BN type."""
+
+    MODEL_NAME = ""
+    DATA_BN = "VC"
+
+    def __init__(self, block_cls, adjacency, in_channels: int = 3, base_channels: int = 64, num_person: int = 2,
+                 tcn_dropout: float = 0.0):
+        super().__init__()
+        a = as_tensor_graph(adjacency)
+        if a.dim() != 3 or a.shape[1] != a.shape[2]:
+            raise ValueError(f"{self.MODEL_NAME} needs a (K, V, V) adjacency stack, got shape {tuple(a.shape)}")
+        self.num_joints = a.shape[-1]
+        self.data_bn = DataBN(self.DATA_BN, num_person, self.num_joints, in_channels, model_name=self.MODEL_NAME)
+        plan = ten_block_plan(in_channels, base_channels)
+        # Temporal dropout is never applied to block 1 (§1.2).
+        self.blocks = nn.ModuleList([
+            block_cls(b.in_channels, b.out_channels, a, b.stride, b.residual,
+                      tcn_dropout=0.0 if i == 0 else tcn_dropout)
+            for i, b in enumerate(plan)])
+        self.out_channels = plan[-1].out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, m = x.shape[:2]
+        x = self.data_bn(x)
+        for block in self.blocks:
+            x = block(x)
+        return x.reshape((n, m) + x.shape[1:])

@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 
 from benchmark.models import register_model
-from benchmark.models.blocks import (MSTCN, DataBN, Residual, as_tensor_graph, bn_init, check_options,
-                                     kaiming_fanout_init, ten_block_plan)
+from benchmark.models.blocks import (MSTCN, Residual, TenBlockBackbone, bn_init, check_options,
+                                     kaiming_fanout_init)
 
 
 def rel_channels(in_channels: int, reduction: int = 8) -> int:
@@ -96,30 +96,15 @@ class CTRGCNBlock(nn.Module):
         return self.relu(self.tcn(self.gcn(x)) + self.residual(x))
 
 
-class CTRGCN(nn.Module):
+class CTRGCN(TenBlockBackbone):
     """(N, M, T, V, C) → (N, M, 4·base, ceil(ceil(T/2)/2), V)."""
+
+    MODEL_NAME = "ctrgcn"
+    DATA_BN = "MVC"
 
     def __init__(self, adjacency, in_channels: int = 3, base_channels: int = 64, num_person: int = 2,
                  tcn_dropout: float = 0.0):
-        super().__init__()
-        a = as_tensor_graph(adjacency)
-        if a.dim() != 3 or a.shape[1] != a.shape[2]:
-            raise ValueError(f"CTR-GCN needs a (K, V, V) adjacency stack, got shape {tuple(a.shape)}")
-        self.num_joints = a.shape[-1]
-        self.data_bn = DataBN("MVC", num_person, self.num_joints, in_channels, model_name="ctrgcn")
-        plan = ten_block_plan(in_channels, base_channels)
-        self.blocks = nn.ModuleList([
-            CTRGCNBlock(b.in_channels, b.out_channels, a, b.stride, b.residual,
-                        tcn_dropout=0.0 if i == 0 else tcn_dropout)
-            for i, b in enumerate(plan)])
-        self.out_channels = plan[-1].out_channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, m = x.shape[:2]
-        x = self.data_bn(x)
-        for block in self.blocks:
-            x = block(x)
-        return x.reshape((n, m) + x.shape[1:])
+        super().__init__(CTRGCNBlock, adjacency, in_channels, base_channels, num_person, tcn_dropout)
 
 
 @register_model("ctrgcn", out_channels=256, version="1", graph_mode="spatial")

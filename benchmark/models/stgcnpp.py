@@ -11,8 +11,7 @@ import torch
 import torch.nn as nn
 
 from benchmark.models import register_model
-from benchmark.models.blocks import (DataBN, MSTCNPlusPlus, Residual, as_tensor_graph, check_options,
-                                     ten_block_plan)
+from benchmark.models.blocks import (MSTCNPlusPlus, Residual, TenBlockBackbone, check_options)
 
 
 def graph_aggregate(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -62,31 +61,15 @@ class STGCNppBlock(nn.Module):
         return self.relu(self.tcn(self.gcn(x)) + self.residual(x))
 
 
-class STGCNpp(nn.Module):
+class STGCNpp(TenBlockBackbone):
     """(N, M, T, V, C) → (N, M, 4·base, ceil(ceil(T/2)/2), V)."""
+
+    MODEL_NAME = "stgcnpp"
+    DATA_BN = "VC"
 
     def __init__(self, adjacency, in_channels: int = 3, base_channels: int = 64, num_person: int = 2,
                  tcn_dropout: float = 0.0):
-        super().__init__()
-        a = as_tensor_graph(adjacency)
-        if a.dim() != 3 or a.shape[1] != a.shape[2]:
-            raise ValueError(f"ST-GCN++ needs a (K, V, V) adjacency stack, got shape {tuple(a.shape)}")
-        self.num_joints = a.shape[-1]
-        self.data_bn = DataBN("VC", num_person, self.num_joints, in_channels, model_name="stgcnpp")
-        plan = ten_block_plan(in_channels, base_channels)
-        # Temporal dropout is never applied to block 1 (§1.2).
-        self.blocks = nn.ModuleList([
-            STGCNppBlock(b.in_channels, b.out_channels, a, b.stride, b.residual,
-                         tcn_dropout=0.0 if i == 0 else tcn_dropout)
-            for i, b in enumerate(plan)])
-        self.out_channels = plan[-1].out_channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, m = x.shape[:2]
-        x = self.data_bn(x)
-        for block in self.blocks:
-            x = block(x)
-        return x.reshape((n, m) + x.shape[1:])
+        super().__init__(STGCNppBlock, adjacency, in_channels, base_channels, num_person, tcn_dropout)
 
 
 @register_model("stgcnpp", out_channels=256, version="1", graph_mode="spatial")
