@@ -197,7 +197,7 @@ def training_curves(df: pd.DataFrame, streams: Sequence[str], key: str) -> str:
     a1.set_xlabel("epoch")
     a1.set_ylabel("training loss")
     a2.set_xlabel("epoch")
-    a2.set_ylabel("validation top-1 (%)")
+    a2.set_ylabel("monitor top-1, 1 clip (%)")
     a1.legend(frameon=False, title="stream")
     fig.tight_layout()
     return to_svg(fig, key)
