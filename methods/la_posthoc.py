@@ -5,15 +5,13 @@ No training: starts from the final plain-CE model and predicts with softmax(z �
 """
 from __future__ import annotations
 
-from typing import Any, Dict
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from methods import register_method
-from methods._base import Method, MethodContext
-from methods._formulas import load_stage1, log_prior, resolve_counts, weights_tensor
+from methods._formulas import load_stage1, weights_tensor
+from methods.la import LogitAdjustedLoss
 
 NAME = "la_posthoc"
 VERSION = "1"
@@ -23,19 +21,14 @@ STAGE1 = "ce"
 
 
 @register_method
-class PosthocLogitAdjustment(Method):
+class PosthocLogitAdjustment(LogitAdjustedLoss):
+    """The same offset τ·log π as the LA loss, applied at test time to a CE model instead."""
+
     NAME = NAME
     VERSION = VERSION
     DESCRIPTION = DESCRIPTION
     PAPER = PAPER
     STAGE1 = STAGE1
-    DEFAULTS: Dict[str, Any] = {"tau": 1.0, "counts_source": "actual"}
-    OFFICIAL_CODE: Dict[str, Any] = {}
-
-    def __init__(self, ctx: MethodContext, **options: Any):
-        super().__init__(ctx, **options)
-        self.counts = resolve_counts(ctx, self.options["counts_source"], method=self.NAME, clamp_min=1)
-        self.offset = float(self.options["tau"]) * log_prior(self.counts)
 
     @classmethod
     def schedule(cls, runner_epochs: int, repeat: int) -> tuple:
