@@ -82,8 +82,9 @@ def test_nw_ucla_lt_split_as_explicit_target(tmp_path):
     root = SHARED_DATA / "nw_ucla"
     if not (root / "all_sqe").is_dir():
         pytest.skip(f"NW-UCLA data not found at {root} (it lives in ../shared/data beside the project)")
-    snakemake(["--cores", "2", "--configfile", str(REPO / "config" / "nw_ucla.yaml"), "--config",
-               f"nw_ucla_root={root}", "results/splits/nw_ucla_default_lt10.txt"], cwd=tmp_path)
+    # the target goes first: --configfile/--config take every following word as their values
+    snakemake(["results/splits/nw_ucla_default_lt10.txt", "--cores", "2", "--configfile",
+               str(REPO / "config" / "nw_ucla.yaml"), "--config", f"nw_ucla_root={root}"], cwd=tmp_path)
     names = (tmp_path / "results" / "splits" / "nw_ucla_default_lt10.txt").read_text().split()
     assert len(names) == 403
     assert hashlib.sha256("\n".join(names).encode()).hexdigest() == \
