@@ -308,6 +308,8 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
         "meta": {"wall_time_s": round(time.time() - t_start, 2), "train_seconds": round(train_seconds, 2),
                  "test_seconds": round(test_seconds, 2), "hardware": hardware_info(dev), "device": str(dev),
                  "code_version": code_version(), "config_hash": spec.config_hash, "spec": spec.to_dict(),
+                 "schedule": spec.to_dict()["schedule"], "augment": spec.to_dict()["augment"],
+                 "backbone_options": dict(spec.backbone_options),
                  "method_meta": method.metadata(), "engine_version": ENGINE_VERSION,
                  "iters_per_epoch": ctx.iters_per_epoch, "runner_epochs": ctx.runner_epochs,
                  "train_size": int(len(train)), "test_size": int(len(test)),

@@ -22,6 +22,9 @@ rule report:
         counts=[f"results/splits/{s}_counts.csv" for s in SPLITS],
     output:
         "reports/index.html",
+    params:
+        # the config file(s) this run used, shown on the provenance page
+        config=lambda w: (workflow.configfiles or ["config/demo.yaml"])[-1],
     log:
         "logs/report/report.log",
     localrule: True
@@ -29,4 +32,5 @@ rule report:
         "../envs/bench.yaml"
     shell:
         "python -m benchmark.report --runs-root results/runs --splits-root results/splits"
-        " --tables results/tables --data-root results/data --out reports > {log} 2>&1"
+        " --tables results/tables --data-root results/data --config {params.config:q}"
+        " --out reports > {log} 2>&1"
