@@ -6,7 +6,6 @@ Imported by ``workflow/rules/common.smk`` at every ``snakemake -n``/``--lint``: 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional

@@ -14,7 +14,7 @@ import numpy as np
 import torch.nn as nn
 
 from methods import register_method
-from methods._base import Method, MethodContext
+from methods._base import Method
 from methods._formulas import (classifier_linear, freeze_backbone_eval, load_stage1, lr_scale_for,
                                stage2_schedule)
 from methods._samplers import class_aware_epoch_indices

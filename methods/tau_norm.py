@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from methods import register_method
-from methods._base import Method, MethodContext
+from methods._base import Method
 from methods._formulas import classifier_linear, load_stage1
 
 NAME = "tau_norm"

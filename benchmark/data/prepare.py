@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 import numpy as np
-import pandas as pd
 
 from benchmark.data.canonical import DatasetMeta, load_dataset, pack_samples, write_dataset
 from benchmark.data.readers import read_dataset
