@@ -141,6 +141,20 @@ class Method:
     #: wire the dependency without importing the module.
     STAGE1: ClassVar[Optional[str]] = None
 
+    #: module-level literals a method module declares (read by the workflow without importing it)
+    MODULE_LITERALS: ClassVar[tuple] = ("NAME", "VERSION", "DESCRIPTION", "PAPER", "STAGE1")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Take NAME, VERSION, DESCRIPTION, PAPER and STAGE1 from the module's literals unless the
+        class sets them itself, so the one declaration the workflow reads is also the class's."""
+        super().__init_subclass__(**kwargs)
+        import sys
+
+        module = sys.modules.get(cls.__module__)
+        for key in cls.MODULE_LITERALS:
+            if key not in cls.__dict__ and module is not None and hasattr(module, key):
+                setattr(cls, key, getattr(module, key))
+
     def __init__(self, ctx: MethodContext, **options: Any):
         if ctx.fidelity not in FIDELITY_MODES:
             raise MethodConfigError(f"fidelity must be one of {FIDELITY_MODES}, got '{ctx.fidelity}'")

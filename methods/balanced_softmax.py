@@ -22,10 +22,6 @@ PAPER = "Ren et al., Balanced Meta-Softmax for Long-Tailed Visual Recognition, N
 
 @register_method
 class BalancedSoftmax(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = {"counts_source": "actual"}
     OFFICIAL_CODE: Dict[str, Any] = {"counts_source": "formula"}
 

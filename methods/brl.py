@@ -40,10 +40,6 @@ FIDELITY_FLAGS = {"F1": "rpm_placement", "F2": "rpm_lambda_granularity", "F3": "
 
 @register_method
 class BRL(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
 
     DEFAULTS: Dict[str, Any] = {
         # sampler (§1.3.2)

@@ -38,10 +38,6 @@ def sigmoid_terms(logits: torch.Tensor, y: torch.Tensor, gamma: float = 0.0) -> 
 
 @register_method
 class ClassBalanced(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = dict(DEFERRED_DEFAULTS, beta=0.9999, reduction="batch_mean", cb_loss="softmax",
                                     focal_gamma=1.0, counts_source="actual")
     OFFICIAL_CODE: Dict[str, Any] = {"beta": 0.999, "schedule": "deferred", "reduction": "weighted_mean",

@@ -12,7 +12,4 @@ PAPER = "baseline (BRL paper, Table III 'CE')"
 
 @register_method
 class CrossEntropy(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
+    """Every hook at its default: instance sampler, linear head, CE, softmax at test time."""

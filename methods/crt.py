@@ -32,11 +32,6 @@ PASSES = 10
 
 @register_method
 class ClassifierRetraining(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
-    STAGE1 = STAGE1
     DEFAULTS: Dict[str, Any] = {"lr_at_512": 0.2, "samples_per_class": 4, "sampler": "class_aware",
                                 "recipe_lr0": None}
     OFFICIAL_CODE: Dict[str, Any] = {}

@@ -28,10 +28,6 @@ _SALT = 0xE91   # separates EQL's per-step draws from other per-step generators
 
 @register_method
 class EqualizationLoss(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = dict(DEFERRED_DEFAULTS, variant="seql", gamma=0.9, freq_threshold=None,
                                     counts_source="actual")
     OFFICIAL_CODE: Dict[str, Any] = {"variant": "official_inverted", "gamma": 1.76e-3, "schedule": "deferred",

@@ -22,10 +22,6 @@ PAPER = "Lin et al., Focal Loss for Dense Object Detection, ICCV 2017"
 
 @register_method
 class Focal(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = dict(DEFERRED_DEFAULTS, gamma=2.0, reduction="batch_mean")
     OFFICIAL_CODE: Dict[str, Any] = {"schedule": "deferred"}
 

@@ -25,10 +25,6 @@ PAPER = "Alexandridis et al., Long-tailed Instance Segmentation using Gumbel Opt
 
 @register_method
 class GumbelCE(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = {"form": "original", "reduction": "per_sample", "bias_init": "gumbel",
                                 "switch_epoch": 20, "loss_clamp": 20.0}
     OFFICIAL_CODE: Dict[str, Any] = {"form": "official", "bias_init": "zero"}

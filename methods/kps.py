@@ -26,10 +26,6 @@ PAPER = "Li, Cheung, Hu, Key Point Sensitive Loss for Long-Tailed Visual Recogni
 
 @register_method
 class KPS(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = {"head": "cosine", "s": 15.0, "max_m": 0.2, "scale_cap": 50.0,
                                 "switch": "fraction", "switch_fraction": 0.6, "switch_epoch": 16,
                                 "reduction": "weighted_mean", "counts_source": "actual"}

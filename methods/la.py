@@ -20,10 +20,6 @@ PAPER = "Menon et al., Long-tail Learning via Logit Adjustment, ICLR 2021"
 
 @register_method
 class LogitAdjustedLoss(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = {"tau": 1.0, "counts_source": "actual"}
     OFFICIAL_CODE: Dict[str, Any] = {}
 

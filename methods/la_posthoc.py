@@ -24,11 +24,6 @@ STAGE1 = "ce"
 class PosthocLogitAdjustment(LogitAdjustedLoss):
     """The same offset τ·log π as the LA loss, applied at test time to a CE model instead."""
 
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
-    STAGE1 = STAGE1
 
     @classmethod
     def schedule(cls, runner_epochs: int, repeat: int) -> tuple:

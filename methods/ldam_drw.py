@@ -26,10 +26,6 @@ PAPER = "Cao et al., Learning Imbalanced Datasets with Label-Distribution-Aware 
 
 @register_method
 class LDAMDRW(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = {"head": "cosine", "max_m": 0.5, "s": 30.0, "drw_beta": 0.9999,
                                 "switch": "fraction", "switch_fraction": 0.8, "switch_epoch": 19,
                                 "reduction": "weighted_mean", "counts_source": "actual"}

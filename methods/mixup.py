@@ -21,10 +21,6 @@ PAPER = "Zhang et al., mixup: Beyond Empirical Risk Minimization, ICLR 2018"
 
 @register_method
 class Mixup(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = {"alpha": 1.0}
     OFFICIAL_CODE: Dict[str, Any] = {}
 

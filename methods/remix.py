@@ -23,10 +23,6 @@ PAPER = "Chou et al., Remix: Rebalanced Mixup, ECCV 2020 Workshops"
 
 @register_method
 class Remix(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = {"alpha": 1.0, "kappa": 3.0, "tau": 0.5, "counts_source": "actual"}
     OFFICIAL_CODE: Dict[str, Any] = {}
 

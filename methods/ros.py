@@ -23,10 +23,6 @@ PAPER = "Van Hulse et al., Experimental Perspectives on Learning from Imbalanced
 
 @register_method
 class RandomOversampling(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = {"variant": "with_replacement"}
     OFFICIAL_CODE: Dict[str, Any] = {}
 

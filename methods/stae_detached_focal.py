@@ -16,8 +16,4 @@ PAPER = "BRL paper (Liu et al. 2023), Table VI ablation"
 
 @register_method
 class STAEDetachedFocal(BRL):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS = dict(BRL.DEFAULTS, **{"aa_variant": "focal", "aa_schedule": "detached"})

@@ -32,11 +32,6 @@ def tau_normalize_(linear: nn.Linear, tau: float) -> None:
 
 @register_method
 class TauNorm(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
-    STAGE1 = STAGE1
     DEFAULTS: Dict[str, Any] = {"tau": 1.0}
     OFFICIAL_CODE: Dict[str, Any] = {}
 

@@ -20,10 +20,6 @@ PAPER = "Alshammari et al., Long-Tailed Recognition via Weight Balancing, CVPR 2
 
 @register_method
 class WeightBalancing(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = {"weight_decay": 5e-3}
     OFFICIAL_CODE: Dict[str, Any] = {}
 

@@ -45,11 +45,6 @@ def project_rows_(weight: torch.Tensor, radius: float) -> None:
 
 @register_method
 class WeightBalancingStage2(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
-    STAGE1 = STAGE1
     DEFAULTS: Dict[str, Any] = {"lr": 0.01, "weight_decay": 0.1, "beta": 0.9999, "max_norm_thresh": 0.1,
                                 "sampler": "class_aware", "samples_per_class": 4, "counts_source": "actual",
                                 "recipe_lr0": None}

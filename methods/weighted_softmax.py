@@ -24,10 +24,6 @@ PAPER = "weighted softmax loss, inverse class frequency (as compared in the BRL 
 
 @register_method
 class WeightedSoftmax(Method):
-    NAME = NAME
-    VERSION = VERSION
-    DESCRIPTION = DESCRIPTION
-    PAPER = PAPER
     DEFAULTS: Dict[str, Any] = dict(DEFERRED_DEFAULTS, weights="sum_to_C", reduction="weighted_mean",
                                     counts_source="actual", fix_official_bug=True)
     OFFICIAL_CODE: Dict[str, Any] = {"weights": "N_over_n", "schedule": "deferred", "counts_source": "formula",

@@ -176,7 +176,6 @@ def test_a_new_method_file_joins_the_workflow_without_other_edits(tmp_path):
         'NAME = "smooth_ce"\nVERSION = "1"\nDESCRIPTION = "CE with label smoothing 0.1"\nPAPER = "test"\n\n\n'
         "@register_method\n"
         "class SmoothCE(Method):\n"
-        "    NAME, VERSION, DESCRIPTION, PAPER = NAME, VERSION, DESCRIPTION, PAPER\n\n"
         "    def loss(self, logits, targets, step):\n"
         "        return F.cross_entropy(logits, targets.y_a, label_smoothing=0.1)\n")
     cfg = _tiny()
