@@ -30,6 +30,17 @@ def snakemake(args, cwd: Path, timeout: int = 900, check: bool = True) -> subpro
     return proc
 
 
+@pytest.fixture(scope="module")
+def single_torch_thread():
+    """Tiny models: one intra-op thread avoids OpenMP spin-waiting on a shared 2-core box."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def tiny_dataset(tmp_path) -> Path:
     """A small random canonical dataset (5 classes, NTU-25) written with the canonical writer."""

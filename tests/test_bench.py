@@ -15,13 +15,7 @@ FIELDS = {"train_samples_per_s_mean", "infer_samples_per_s_mean", "backbone", "l
           "flops_per_clip", "train_samples_per_s", "infer_samples_per_s", "train_peak_mem_bytes",
           "infer_peak_mem_bytes", "peak_mem_kind"}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def test_count_macs_matches_the_spec_golden_and_adds_the_head():

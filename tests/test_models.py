@@ -60,15 +60,7 @@ GOLDEN_MACS = {
 }
 MAC_CLIP_LENS = (100, 64, 52)
 
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """These models are tiny: one intra-op thread avoids OpenMP spin-waiting on a shared 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 # ----------------------------------------------------------------------------- registry
