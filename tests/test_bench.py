@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from benchmark import bench
 from benchmark.graphs import get_layout
