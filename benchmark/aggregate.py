@@ -108,12 +108,31 @@ def load_record(path: Path, root: Path) -> RunRecord:
     return RunRecord(path=rel, run=run, metrics=raw["metrics"], meta=dict(raw.get("meta") or {}), root=root)
 
 
-def collect_runs(runs_root: Path) -> List[RunRecord]:
-    """Every metrics.json below ``runs_root``, sorted by path (deterministic)."""
+def collect_runs(runs_root: Path, only: Optional[Sequence[Path]] = None) -> List[RunRecord]:
+    """The runs to tabulate, sorted by path (deterministic).
+
+    ``only``: the metrics.json files of the runs a config declares (the workflow passes its rule
+    inputs), each inside ``runs_root``; without it, every metrics.json below ``runs_root``."""
     runs_root = Path(runs_root)
     if not runs_root.is_dir():
         raise AggregateError(f"runs root '{runs_root}' is not a directory")
-    records = [load_record(p, runs_root) for p in sorted(runs_root.rglob("metrics.json"))]
+    if only is None:
+        paths = sorted(runs_root.rglob("metrics.json"))
+    else:
+        paths = []
+        root_abs = runs_root.resolve()
+        for p in only:
+            p = Path(p)
+            p = p / "metrics.json" if p.is_dir() else p
+            if not p.exists():
+                raise AggregateError(f"{p}: run result not found; run the workflow (or the job) that writes it")
+            try:
+                p.resolve().relative_to(root_abs)
+            except ValueError:
+                raise AggregateError(f"{p}: not inside the runs root '{runs_root}'") from None
+            paths.append(p)
+        paths = sorted(set(paths))
+    records = [load_record(p, runs_root) for p in paths]
     seen: Dict[tuple, str] = {}
     for r in records:
         k = r.key(RUN_FIELDS)
@@ -292,8 +311,9 @@ def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(Path(path), lambda f: f.write(data))
 
 
-def aggregate(runs_root: Path, out: Path, n_resamples: int = N_RESAMPLES, seed: int = 0) -> Dict[str, pd.DataFrame]:
-    records = collect_runs(runs_root)
+def aggregate(runs_root: Path, out: Path, n_resamples: int = N_RESAMPLES, seed: int = 0,
+              only: Optional[Sequence[Path]] = None) -> Dict[str, pd.DataFrame]:
+    records = collect_runs(runs_root, only)
     runs = runs_table(records)
     tables = {"runs": runs, "summary": summary_table(runs), "pairwise": pairwise_table(records, n_resamples, seed)}
     out = Path(out)
@@ -312,13 +332,15 @@ def read_table(path: Path) -> pd.DataFrame:
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmark.aggregate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs-root", type=Path, default=Path("results/runs"))
+    ap.add_argument("--runs", type=Path, nargs="+", default=None,
+                    help="the metrics.json files (or run folders) to tabulate; default: all below --runs-root")
     ap.add_argument("--out", type=Path, default=Path("results/tables"))
     ap.add_argument("--n-resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples (spec: 10 000)")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap RNG seed")
     args = ap.parse_args(argv)
     try:
-        t = aggregate(args.runs_root, args.out, args.n_resamples, args.seed)
-    except AggregateError as e:
+        t = aggregate(args.runs_root, args.out, args.n_resamples, args.seed, only=args.runs)
+    except (AggregateError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{len(t['runs'])} runs, {len(t['summary'])} configurations, {len(t['pairwise'])} comparisons -> {args.out}")

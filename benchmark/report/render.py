@@ -119,6 +119,8 @@ def split_ratio(split: str) -> str:
 class ReportInputs:
     runs_root: Path
     out: Path
+    #: the metrics.json files of the config's runs (None: every run below runs_root)
+    runs: Optional[List[Path]] = None
     splits_root: Optional[Path] = None
     tables: Optional[Path] = None
     paper_results: Optional[Path] = None
@@ -511,7 +513,7 @@ def render_report(inputs: ReportInputs) -> List[Path]:
     out = Path(inputs.out)
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
-    records = collect_runs(inputs.runs_root)          # a missing runs root is an error, an empty one is not
+    records = collect_runs(inputs.runs_root, inputs.runs)   # a missing runs root is an error, an empty one is not
     runs = runs_table(records)
     summary = summary_table(runs)
     pw_path = Path(inputs.tables) / "pairwise.csv" if inputs.tables is not None else None
