@@ -76,7 +76,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_prepare(args: argparse.Namespace) -> int:
     from benchmark.data.prepare import prepare_dataset
 
-    options = json.loads(args.options) if args.options else {}
+    try:
+        options = json.loads(args.options) if args.options else {}
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--options: not valid JSON ({e}); give the reader options as a JSON object") from None
+    if not isinstance(options, dict):
+        raise ValueError(f"--options: expected a JSON object of reader options, got {type(options).__name__}")
     prepare_dataset(dataset_id=args.dataset, source=args.source, root=Path(args.root) if args.root else None,
                     out_dir=Path(args.out), normalize=args.normalize, options=options)
     return 0
