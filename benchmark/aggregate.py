@@ -40,7 +40,7 @@ GROUP_KEY = ("dataset", "benchmark", "split", "backbone", "method", "method_name
 PAIR_KEY = ("dataset", "benchmark", "split", "backbone", "stream", "selection")
 COUNT_COLUMNS = ("n_test", "num_classes", "n_many", "n_medium", "n_few")
 G10_COLUMNS = tuple(f"err_g{i + 1}" for i in range(NUM_GROUPS))
-META_COLUMNS = ("wall_time_s", "train_samples_per_s", "hardware", "device", "code_version", "config_hash")
+META_COLUMNS = ("wall_time_s", "train_samples_per_s", "hardware", "device", "code_version", "config_hash", "run_id")
 SUMMARY_METRICS = SCALAR_METRICS + G10_COLUMNS + ("wall_time_s",)
 #: single streams first (as in the paper), then the ensembles built from them
 STREAM_ORDER = ("j", "b", "k", "jm", "bm", "km", "ens-2s", "ens-4s", "ens-6s")
@@ -326,7 +326,7 @@ def aggregate(runs_root: Path, out: Path, n_resamples: int = N_RESAMPLES, seed: 
 def read_table(path: Path) -> pd.DataFrame:
     """Read a table written here back (strings kept as strings, empty cells as NaN)."""
     return pd.read_csv(path, dtype={"seeds": str, "note": str, "hardware": str, "device": str,
-                                     "code_version": str, "config_hash": str})
+                                     "code_version": str, "config_hash": str, "run_id": str})
 
 
 def main(argv: Optional[List[str]] = None) -> int:

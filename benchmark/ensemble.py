@@ -203,7 +203,14 @@ def run_ensemble(runs: Sequence[Path], streams: Sequence[str], weights: Optional
         # the training cost of an ensemble is the sum of its streams' runs
         "wall_time_s": float(sum(w for w in walls if w is not None)) if any(w is not None for w in walls) else None,
         "fuse_time_s": None,
+        # the ensemble's identity: its members' identities and the fusion weights
+        "member_run_ids": [mt.get("run_id") for mt in metas],
     }
+    if all(mt.get("run_id") for mt in metas):
+        import hashlib
+        blob = json.dumps({"members": meta["member_run_ids"], "streams": list(streams),
+                           "weights": meta["weights"]}, sort_keys=True).encode()
+        meta["run_id"] = hashlib.sha256(blob).hexdigest()[:20]
     for key in ("hardware", "device", "code_version", "config_hash"):
         vals = sorted({str(mt[key]) for mt in metas if mt.get(key) is not None})
         if vals:

@@ -449,7 +449,7 @@ def method_details(key: str, method: str, recs: Sequence[RunRecord], counts: Opt
 # provenance
 
 def provenance(records: Sequence[RunRecord], config: Optional[Path]) -> dict:
-    cols = ["run", "seed", "fidelity", "selection", "hardware", "device", "code version", "config hash",
+    cols = ["run", "seed", "fidelity", "selection", "hardware", "device", "code version", "run id",
             "wall time", "train samples/s"]
     rows = []
     for r in sorted(records, key=lambda r: r.path):
@@ -457,7 +457,7 @@ def provenance(records: Sequence[RunRecord], config: Optional[Path]) -> dict:
         rows.append({"cls": "", "cells": [
             cell(r.path, "path"), cell(str(r.run["seed"])), cell(str(r.run["fidelity"])),
             cell(str(r.run["selection"])), cell(_txt(r.meta.get("hardware"))), cell(_txt(r.meta.get("device"))),
-            cell(_txt(r.meta.get("code_version"))), cell(_txt(r.meta.get("config_hash"))),
+            cell(_txt(r.meta.get("code_version"))), cell(_txt(r.meta.get("run_id") or r.meta.get("config_hash"))),
             cell(fmt_seconds(r.meta.get("wall_time_s")), "num"), cell("n/a" if sps is None else f"{sps:.1f}", "num")]})
     settings = {}
     for r in sorted(records, key=lambda r: (method_sort_key(str(r.run["method"])), r.path)):

@@ -1,0 +1,59 @@
+"""kill -9 at random points of a training run, ten times, then let it finish: the result is
+identical to an uninterrupted run, and no partial (.tmp) file is left behind."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+SPEC = json.dumps({"dataset": "tiny", "benchmark": "default", "split_id": "tiny_default_natural",
+                   "backbone": "stgcnpp", "method": "brl", "method_id": "brl", "stream": "j", "seed": 3,
+                   "backbone_options": {"base_channels": 8},
+                   "schedule": {"runner_epochs": 8, "repeat": 1, "batch_size": 8, "clip_len": 8, "test_clips": 2,
+                                "eval_batch_size": 16}})
+
+
+def _cmd(data: Path, out: Path, ckpt: Path) -> list:
+    return [sys.executable, "-m", "benchmark", "train", "--spec", SPEC, "--data", str(data), "--out", str(out),
+            "--ckpt", str(ckpt), "--no-progress", "--threads", "1"]
+
+
+def test_kill_9_at_random_points_resumes_to_identical_results(tiny_dataset, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    t0 = time.time()
+    subprocess.run(_cmd(tiny_dataset, tmp_path / "ref", tmp_path / "ref_ckpt"), check=True, cwd=REPO, env=env,
+                   capture_output=True)
+    duration = time.time() - t0
+    reference = np.load(tmp_path / "ref" / "test_probs.npz")["probs"]
+
+    rng = random.Random(1234)
+    kills, rounds = 0, 0
+    while kills < 10:
+        rounds += 1
+        assert rounds <= 6, f"only {kills} kills landed in {rounds - 1} rounds"
+        out, ckpt = tmp_path / f"run{rounds}", tmp_path / f"ckpt{rounds}"
+        # kill -9 at a random moment (start-up, an epoch, a checkpoint write, testing, the final
+        # writes) until the run completes on its own, resuming each time from what was left
+        while not (out / "metrics.json").exists():
+            proc = subprocess.Popen(_cmd(tiny_dataset, out, ckpt), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.1, 1.0) * duration)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills += 1
+            proc.wait()
+        np.testing.assert_array_equal(np.load(out / "test_probs.npz")["probs"], reference)
+        assert not list(out.glob(".*.tmp")) and not list(ckpt.glob(".*.tmp"))
+    assert not list(tmp_path.rglob("*.tmp")), list(tmp_path.rglob("*.tmp"))
