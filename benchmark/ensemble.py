@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from benchmark.io import atomic_write as atomic_write_bytes  # noqa: F401 (also used by report, aggregate)
 from benchmark.metrics import compute_metrics, load_counts_csv
 
 #: default fusion weights per ensemble name (training.md §7; official code / pyskl / BRL README)
@@ -108,30 +107,6 @@ def check_aligned(runs: Sequence[Dict[str, np.ndarray]], paths: Sequence[Path]) 
             i = int(np.flatnonzero(r["labels"] != ref["labels"])[0])
             raise EnsembleError(f"{p}: label of sample '{ref['names'][i]}' is {r['labels'][i]} but "
                                 f"{ref['labels'][i]} in {ref_path}; the prepared data differ, re-prepare")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Write via a temp file in the same folder, fsync, then os.replace (no partial outputs)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())      # mkstemp creates 0600; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_json_atomic(path: Path, obj) -> None:

@@ -12,11 +12,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = True) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _default_mode())      # mkstemp creates 0600; results are ordinary files
         with os.fdopen(fd, "wb" if binary else "w") as f:
             write(f)
             f.flush()

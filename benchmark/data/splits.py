@@ -9,8 +9,6 @@
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -69,19 +67,9 @@ def read_split_list(path: Path, known_names: Optional[Sequence[str]] = None) -> 
     return names
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def write_split_list(path: Path, names: Sequence[str]) -> None:
-    _atomic_write_text(Path(path), "".join(f"{n}\n" for n in names))
+    from benchmark.io import atomic_write_text
+    atomic_write_text(Path(path), "".join(f"{n}\n" for n in names))
 
 
 def frequency_rank(counts: np.ndarray) -> np.ndarray:

@@ -24,14 +24,6 @@ from typing import Dict, Optional
 IDENTITY_VERSION = 1
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def split_list_digest(split_file: Optional[Path]) -> str:
     """SHA-256 of the training list's names (whitespace-insensitive), or 'full' without a list."""
     if split_file is None:

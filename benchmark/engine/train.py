@@ -215,6 +215,10 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
     split_path = Path(split_file) if split_file else None
     train_idx, test_idx = resolve_split(ds, spec.benchmark, split_path)
     train = SplitTensors(ds, train_idx, dev)
+    empty = np.flatnonzero(np.bincount(train.labels, minlength=ds.meta.num_classes) == 0)
+    if len(empty):
+        print(f"[train] warning: {split_path or 'the training split'}: {len(empty)} class(es) have no training "
+              f"sample (e.g. class {int(empty[0])}); their test accuracy will be 0", file=sys.stderr)
     stage1_state, stage1_id = None, None
     if stage1:
         s1 = safe_torch_load(Path(stage1), "cpu", what="stage-1 model")
