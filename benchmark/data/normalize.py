@@ -90,7 +90,7 @@ def prenorm3d(x: np.ndarray, layout: Layout, center_joint: Optional[int] = None,
     return x.astype(np.float32)
 
 
-def recenter(joints: np.ndarray, joint: int) -> np.ndarray:
+def recenter(joints: np.ndarray, joint: int, old_center: int = 1) -> np.ndarray:
     """Move the PreNormalize3D translation centre of prepared samples to another joint, exactly.
 
     PreNormalize3D (training.md §2.2) computes y = R·(x − p_c) on non-zero joints, where the
@@ -99,10 +99,12 @@ def recenter(joints: np.ndarray, joint: int) -> np.ndarray:
     data need not be re-normalised: subtract that joint from every non-zero joint of the sample
     (zero joints stay zero). This is how the ``official_code`` mode applies the shipped transform's
     centring on the *last* joint for non-NTU layouts (NW-UCLA joint 19, flag F18) without a
-    second copy of the dataset. (If the first kept frame had a missing, all-zero spine or shoulder
-    joint, the rotation itself would depend on the centre; the subtraction is then approximate.)
+    second copy of the dataset. The old centre joint of the main person's first frame is exactly
+    zero after the first centring but present, so it is moved too. (If the first kept frame had a
+    missing, all-zero spine or shoulder joint, the rotation itself would depend on the centre; the
+    subtraction is then approximate.)
 
-    joints: (N, M, T, V, C) with C ≥ 3 coordinates; returns a new float32 array."""
+    joints: (N, M, T, V, 3) prepared with centre ``old_center``; returns a new float32 array."""
     joints = np.asarray(joints)
     if joints.ndim != 5 or joints.shape[-1] != 3:
         raise DatasetError(f"recenter expects prepared 3D joints (N, M, T, V, 3), got {joints.shape}")
@@ -111,6 +113,7 @@ def recenter(joints: np.ndarray, joint: int) -> np.ndarray:
         raise DatasetError(f"recenter: joint {joint} does not exist in a {v}-joint layout")
     ref = joints[:, 0, 0, joint, :].astype(np.float32)                  # (N, 3)
     nonzero = (joints != 0).any(axis=-1, keepdims=True)
+    nonzero[:, 0, 0, old_center] = nonzero[:, 0, 0].any(axis=1)         # the old centre itself is present
     return ((joints - ref[:, None, None, None, :]) * nonzero).astype(np.float32)
 
 

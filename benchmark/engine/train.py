@@ -115,7 +115,7 @@ class SplitTensors:
         block[order] = ds.joints[self.indices[order], :, :t]
         if center_joint is not None:                          # F18: another PreNormalize3D centre
             from benchmark.data.normalize import recenter
-            block = recenter(block, center_joint)
+            block = recenter(block, center_joint, old_center=ds.layout.norm_center)
         self.joints = torch.from_numpy(block).to(device)
         self.frames_t = torch.from_numpy(self.frames).to(device)
         self.labels_t = torch.from_numpy(self.labels).to(device)
@@ -202,18 +202,16 @@ def _center_joint(spec: RunSpec, ds: CanonicalDataset) -> Optional[int]:
 
 # --------------------------------------------------------------------------- training
 
-def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1_state, device):
+def plan_context(spec: RunSpec, train_labels: np.ndarray, layout, num_classes: int, stage1_state=None):
+    """(method class, MethodContext) of a run: the iteration plan without data or a model.
+
+    I = ⌈samples per runner epoch / B⌉, where the method's sampler decides the samples (e.g. the
+    reverse sampler adds tail copies: 98 106 on NTU60-LT, so 6 132 iterations at B = 16)."""
     import methods
     from methods._base import MethodContext
-    from benchmark.models import build_model
 
-    layout = ds.layout
-    num_classes = ds.meta.num_classes
     counts = np.bincount(train_labels, minlength=num_classes)
     cls = methods.get_method(spec.method)
-    if cls.STAGE1 and stage1_state is None:
-        raise ConfigError(f"method '{spec.method}' starts from the final model of '{cls.STAGE1}'; "
-                          "pass --stage1 PATH (the workflow does this automatically)")
     runner_epochs, repeat = cls.schedule(spec.schedule.runner_epochs, spec.schedule.repeat)
     ctx = MethodContext(num_classes=num_classes, class_counts=counts, layout=layout, iters_per_epoch=1,
                         runner_epochs=runner_epochs, repeat=repeat, batch_size=spec.schedule.batch_size,
@@ -224,7 +222,20 @@ def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1
     probe = cls(ctx, **spec.method_options)
     n_epoch = len(probe.epoch_indices(train_labels, 0, np.random.default_rng([spec.seed, 0])))
     iters = max(1, math.ceil(n_epoch / spec.schedule.batch_size)) if runner_epochs > 0 else 1
-    ctx = replace(ctx, iters_per_epoch=iters)
+    return cls, replace(ctx, iters_per_epoch=iters)
+
+
+def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1_state, device):
+    import methods
+    from benchmark.models import build_model
+
+    layout = ds.layout
+    num_classes = ds.meta.num_classes
+    if methods.get_method(spec.method).STAGE1 and stage1_state is None:
+        raise ConfigError(f"method '{spec.method}' starts from the final model of "
+                          f"'{methods.get_method(spec.method).STAGE1}'; "
+                          "pass --stage1 PATH (the workflow does this automatically)")
+    cls, ctx = plan_context(spec, train_labels, layout, num_classes, stage1_state)
     method = cls(ctx, **spec.method_options)
     seed_everything(spec.seed)
     in_ch = ds.joints.shape[-1]
