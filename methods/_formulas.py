@@ -8,7 +8,7 @@ loss functions work on torch tensors and return *per-sample* losses so that one 
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -474,3 +474,18 @@ def lr_scale_for(target_lr0: float, ctx: MethodContext, recipe_lr0=None) -> floa
     if base <= 0:
         raise MethodConfigError(f"recipe_lr0 must be positive, got {base}")
     return float(target_lr0) / base
+
+
+# ====================================================================== validation tuning (§4.1–4.3)
+def balanced_accuracy_of(probs: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean per-class recall of (N, C) probabilities over the classes present in ``labels``."""
+    pred = probs.argmax(dim=1)
+    accs = [(pred[labels == c] == c).float().mean() for c in torch.unique(labels)]
+    return float(torch.stack(accs).mean())
+
+
+def grid_search(grid, score) -> Tuple[float, Dict[float, float]]:
+    """(best value, {value: score}) maximising ``score(value)``; ties keep the earlier grid value."""
+    scores = {float(v): float(score(v)) for v in grid}
+    best = max(scores, key=lambda v: (scores[v], -list(scores).index(v)))
+    return best, scores

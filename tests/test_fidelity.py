@@ -322,3 +322,87 @@ def test_best_test_only_in_official_mode_and_never_mixed(tiny_with_unused, tmp_p
     with pytest.raises(SelectionError, match="optimistic"):
         check_not_mixed(recs)
     check_not_mixed([by["best_test"]])
+
+
+# ----------------------------------------------------------------------------------- post-hoc tuning
+class _HeadOnly:
+    def __init__(self, weight, bias=None):
+        import torch
+
+        self.head = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+        with torch.no_grad():
+            self.head.weight.copy_(weight)
+            if bias is not None:
+                self.head.bias.copy_(bias)
+
+
+def _ctx(cls, counts, state=None):
+    from methods._base import MethodContext
+
+    return MethodContext(num_classes=len(counts), class_counts=np.asarray(counts), layout=None, iters_per_epoch=1,
+                         runner_epochs=0, repeat=1, batch_size=16, seed=0, stage1_state=state)
+
+
+def test_posthoc_la_tau_chosen_on_validation_worked_example():
+    """Counts [90, 10]: log π = [−0.1054, −2.3026]. Validation logits (one clip): class 0 [2, 0],
+    class 1 [1, 0]. Class 1 is right iff τ > 1/2.1972 = 0.455, class 0 iff τ < 2/2.1972 = 0.910, so
+    on the grid 0, 0.25, … both are right first at τ = 0.5 (balanced accuracy 1; 0.5 at τ = 0 and 1)."""
+    import torch
+    import methods
+
+    cls = methods.get_method("la_posthoc")
+    m = cls(_ctx(cls, [90, 10]))
+    rec = m.tune_on_validation(_HeadOnly(torch.eye(2)), torch.tensor([[[2.0, 0.0]], [[1.0, 0.0]]]), np.array([0, 1]))
+    assert rec["chosen"] == 0.5 and rec["grid"][0.0] == 0.5 and rec["grid"][1.0] == 0.5 and rec["grid"][0.75] == 1.0
+    assert m.options["tau"] == 0.5
+    np.testing.assert_allclose(m.offset, 0.5 * np.log([0.9, 0.1]))
+
+
+def test_tau_norm_tau_chosen_on_validation_worked_example():
+    """W rows [3, 0] (norm 3) and [0, 1]. Sample of class 0, f = [1, 0.5]: logits [3^(1−τ), 0.5],
+    right iff τ < 1 + log 2/log 3 = 1.63. Class 1, f = [0.5, 1]: logits [1.5·3^(−τ), 1], right iff
+    τ > log 1.5/log 3 = 0.369. First grid value with both right: τ = 0.4."""
+    import torch
+    import methods
+
+    cls = methods.get_method("tau_norm")
+    w = torch.tensor([[3.0, 0.0], [0.0, 1.0]])
+    state = {"head.weight": w, "head.bias": torch.tensor([5.0, -5.0])}
+    m = cls(_ctx(cls, [90, 10], state))
+    model = torch.nn.Module()
+    model.head = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    model.head[0].weight.data.copy_(w)
+    m._stage1_weight = w.clone()
+    rec = m.tune_on_validation(model, torch.tensor([[[1.0, 0.5]], [[0.5, 1.0]]]), np.array([0, 1]))
+    assert rec["chosen"] == pytest.approx(0.4) and rec["grid"][0.3] == 0.5 and rec["grid"][1.7] == 0.5
+    torch.testing.assert_close(model.head[0].weight, torch.tensor([[3.0 / 3 ** 0.4, 0.0], [0.0, 1.0]]))
+    assert torch.all(model.head[0].bias == 0)
+
+
+def test_wb_weight_decay_sweep_and_choice():
+    from methods.wb import DEFAULT_WD, WD_GRID, choose_weight_decay, sweep_entries
+
+    entries = sweep_entries({"name": "wb"}, has_validation=True)
+    assert [e["options"]["weight_decay"] for e in entries] == list(WD_GRID)
+    assert [e["id"] for e in entries] == ["wb_wd0.0005", "wb_wd0.001", "wb_wd0.002", "wb_wd0.005"]
+    assert sweep_entries({"name": "wb"}, has_validation=False)[0]["options"]["weight_decay"] == DEFAULT_WD
+    rec = choose_weight_decay([(5e-4, 0.5), (1e-3, 0.6), (2e-3, 0.6), (5e-3, None)])
+    assert rec["chosen"] == 1e-3 and rec["tuned"]
+    assert choose_weight_decay([(5e-4, None)]) == {"tuned": False, "chosen": DEFAULT_WD,
+                                                   "reason": "no validation split: fixed default"}
+
+
+def test_tau_norm_run_records_the_tau_chosen_on_validation(tiny_with_unused, tmp_path, single_torch_thread):
+    from benchmark.engine.train import train_run
+
+    root, lt = tiny_with_unused
+    train_run(_tiny_spec(schedule={"runner_epochs": 1, "repeat": 1, "batch_size": 16, "clip_len": 8,
+                                   "test_clips": 2}), root, lt, tmp_path / "ce", tmp_path / "ck", progress=False)
+    rec = train_run(_tiny_spec(method="tau_norm", method_id="tau_norm",
+                               schedule={"runner_epochs": 1, "repeat": 1, "batch_size": 16, "clip_len": 8,
+                                         "test_clips": 2, "save_features": True}),
+                    root, lt, tmp_path / "tn", tmp_path / "ck2", stage1=tmp_path / "ce" / "model.pt", progress=False)
+    tun = rec["meta"]["posthoc_tuning"]
+    assert tun["tuned"] and len(tun["grid"]) == 21 and rec["meta"]["method_meta"]["options"]["tau"] == tun["chosen"]
+    z = np.load(tmp_path / "tn" / "test_probs.npz")
+    assert z["features"].shape == (20, 2, 32)         # pooled features (N, clips, d = 4 · 8) on request
