@@ -186,6 +186,13 @@ def _accuracies(probs: np.ndarray, labels: np.ndarray) -> Tuple[float, float]:
     return float((pred == labels).mean()), float(np.mean(per_class))
 
 
+def augment_config(spec: RunSpec, coords: str) -> "T.AugmentConfig":
+    """The per-sample augmentation of a run: 3D (scale, rotation, flip) or 2D (image-space flip);
+    ``augment.flip_mode = mirror`` also negates x of flipped 3D samples."""
+    return T.AugmentConfig(scale=spec.augment.scale, rotate=spec.augment.rotate, flip_p=spec.augment.flip_p,
+                           mode="2d" if coords != "xyz" else "3d", mirror=spec.augment.flip_mode == "mirror")
+
+
 def _center_joint(spec: RunSpec, ds: CanonicalDataset) -> Optional[int]:
     """F18: ``pipeline.center_joint`` ("last" or an index) for prepared 3D data, else None."""
     unknown = sorted(set(spec.pipeline) - {"center_joint"})
@@ -279,9 +286,7 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
     layout = ds.layout
     sch = spec.schedule
     total = ctx.total_iters if ctx.runner_epochs > 0 else 0
-    aug_cfg = T.AugmentConfig(scale=spec.augment.scale, rotate=spec.augment.rotate, flip_p=spec.augment.flip_p,
-                              mode="2d" if ds.meta.coords != "xyz" else "3d",
-                              mirror=spec.augment.flip_mode == "mirror")
+    aug_cfg = augment_config(spec, ds.meta.coords)
     optimizer = torch.optim.SGD(method.param_groups(model, sch.weight_decay), lr=sch.lr0, momentum=sch.momentum,
                                 nesterov=sch.nesterov)
     log: List[Dict] = []
