@@ -322,6 +322,11 @@ def test_best_test_only_in_official_mode_and_never_mixed(tiny_with_unused, tmp_p
     with pytest.raises(SelectionError, match="optimistic"):
         check_not_mixed(recs)
     check_not_mixed([by["best_test"]])
+    from benchmark.engine.selection import split_by_label
+
+    groups = split_by_label(recs)
+    assert [r["run"]["selection"] for r in groups["standard"]] == ["last", "best_val"]
+    assert [r["run"]["selection"] for r in groups[OPTIMISTIC_LABEL]] == ["best_test"]
 
 
 # ----------------------------------------------------------------------------------- post-hoc tuning

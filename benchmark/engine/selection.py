@@ -120,3 +120,16 @@ def check_not_mixed(records: Iterable[Dict[str, Any]], where: str = "table") -> 
     if "best_test" in rules and len(rules) > 1:
         raise SelectionError(f"{where}: results {OPTIMISTIC_LABEL!r} (best_test) are mixed with "
                              f"{sorted(rules - {'best_test'})}; give them their own table")
+
+
+def split_by_label(records: Iterable[Dict[str, Any]]) -> Dict[str, List[Dict[str, Any]]]:
+    """Group selection records for separate tables: ``"standard"`` (last and best_val) and
+    ``OPTIMISTIC_LABEL`` (best_test). The report renders each group as its own table and puts the
+    label in the second table's title."""
+    out: Dict[str, List[Dict[str, Any]]] = {"standard": [], OPTIMISTIC_LABEL: []}
+    for r in records:
+        key = OPTIMISTIC_LABEL if r["run"].get("selection") == "best_test" else "standard"
+        out[key].append(r)
+    for key, group in out.items():
+        check_not_mixed(group, where=key)
+    return out
