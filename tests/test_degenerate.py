@@ -1,5 +1,4 @@
 """A method that reduces to another on a profile is reported as such."""
-import numpy as np
 
 from methods._degenerate import degeneracy, note_for_record
 
