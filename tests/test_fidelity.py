@@ -410,3 +410,16 @@ def test_tau_norm_run_records_the_tau_chosen_on_validation(tiny_with_unused, tmp
     assert tun["tuned"] and len(tun["grid"]) == 21 and rec["meta"]["method_meta"]["options"]["tau"] == tun["chosen"]
     z = np.load(tmp_path / "tn" / "test_probs.npz")
     assert z["features"].shape == (20, 2, 32)         # pooled features (N, clips, d = 4 · 8) on request
+
+
+def test_selection_survives_an_interrupted_run(tiny_with_unused, tmp_path, single_torch_thread):
+    from benchmark.engine.train import train_run
+
+    root, lt = tiny_with_unused
+    spec = _tiny_spec(fidelity="official_code", method_id="ce_official")
+    full = train_run(spec, root, lt, tmp_path / "a", tmp_path / "ca", progress=False)
+    train_run(spec, root, lt, tmp_path / "b", tmp_path / "cb", progress=False, stop_after_epochs=2)
+    resumed = train_run(spec, root, lt, tmp_path / "b", tmp_path / "cb", progress=False)
+    for rule in ("best_val", "best_test"):
+        assert resumed["selections"][rule]["epoch"] == full["selections"][rule]["epoch"]
+        assert resumed["selections"][rule]["metrics"]["top1"] == full["selections"][rule]["metrics"]["top1"]
