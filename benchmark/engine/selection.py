@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 RULES = ("last", "best_val", "best_test")
 DEFAULT_RULE = "last"
@@ -88,6 +88,26 @@ class SelectionTracker:
     def load_state_dict(self, d: Optional[Dict[str, Any]]) -> None:
         self.best = {r: _Best(int(v["epoch"]), float(v["score"]), v["state"]) for r, v in (d or {}).items()
                      if r in self.rules}
+
+    def test_all(self, model, final_epoch: int, last_probs, test_fn: Callable[[str], Any],
+                 metrics_fn: Callable[[Any], Dict[str, Any]]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        """Test every kept model with the full protocol: ({rule: record}, {rule: probs}).
+
+        ``test_fn(rule)`` tests ``model`` as it is loaded; a rule whose best epoch is the final one
+        reuses ``last_probs``. The model's final weights are restored afterwards."""
+        last_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        records, probs = {}, {}
+        for rule, best in self.best.items():
+            if best.epoch == final_epoch:
+                p = last_probs
+            else:
+                model.load_state_dict(best.state)
+                p = test_fn(rule)
+            probs[rule] = p
+            records[rule] = {"epoch": best.epoch, "criterion": CRITERIA[rule], "score": best.score,
+                             "label": label(rule), "probs_file": f"test_probs_{rule}.npz", "metrics": metrics_fn(p)}
+        model.load_state_dict(last_state)
+        return records, probs
 
     def summary(self) -> Dict[str, Dict[str, Any]]:
         return {r: {"epoch": b.epoch, "criterion": CRITERIA[r], "score": b.score} for r, b in self.best.items()}

@@ -28,7 +28,7 @@ from benchmark.data.splits import read_split_list
 from benchmark.data import transforms as T
 from benchmark.data.validation import build_validation
 from benchmark.engine.config import ENGINE_VERSION, ConfigError, RunSpec, cosine_lr, fidelity_flags
-from benchmark.engine.selection import CRITERIA, SelectionTracker, supported_rules
+from benchmark.engine.selection import SelectionTracker, supported_rules
 from benchmark.engine.selection import label as selection_label
 from benchmark.io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 
@@ -392,19 +392,10 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
 
     train_counts = np.bincount(train.labels, minlength=ds.meta.num_classes)
     metrics = compute_metrics(probs, test.labels, train_counts)
-    selections, sel_probs = {}, {}
-    last_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    for rule, best in tracker.best.items():
-        if best.epoch == ctx.runner_epochs:        # the final epoch is the best: reuse its test
-            p_sel = probs
-        else:
-            model.load_state_dict(best.state)
-            p_sel = evaluate(model, method, test, spec, layout, sch.test_clips, dev, desc=rule)[0]
-        sel_probs[rule] = p_sel
-        selections[rule] = {"epoch": best.epoch, "criterion": CRITERIA[rule], "score": best.score,
-                            "label": selection_label(rule), "probs_file": f"test_probs_{rule}.npz",
-                            "metrics": compute_metrics(p_sel, test.labels, train_counts)}
-    model.load_state_dict(last_state)
+    selections, sel_probs = tracker.test_all(
+        model, ctx.runner_epochs, probs,
+        lambda rule: evaluate(model, method, test, spec, layout, sch.test_clips, dev, desc=rule)[0],
+        lambda p: compute_metrics(p, test.labels, train_counts))
     n_train_clips = ctx.runner_epochs * ctx.iters_per_epoch * sch.batch_size
     record = {
         "run": {"dataset": spec.dataset, "benchmark": spec.benchmark, "split": spec.split_id,
