@@ -77,7 +77,13 @@ def run_volume(run, config: dict, counts: np.ndarray) -> Dict[str, float]:
     from methods._base import MethodContext
     from benchmark.graphs import get_layout
 
-    sched = {**config["schedule"], **run.method.schedule}
+    from benchmark import recipes
+
+    # official_code entries run their dataset's released recipe (batch, epochs, clip length)
+    r = recipes.resolve(run.method.fidelity, config["datasets"][run.split.dataset], run.method.name,
+                        config["schedule"], {}, run.method.schedule, {}, run.method.options,
+                        dataset_id=run.split.dataset)
+    sched, options = r["schedule"], r["method_options"]
     cls = methods.get_method(run.method.name)
     epochs, repeat = cls.schedule(int(sched.get("runner_epochs", 24)), int(sched.get("repeat", 5)))
     facts = DATASET_FACTS.get(run.split.dataset, {})
@@ -87,7 +93,7 @@ def run_volume(run, config: dict, counts: np.ndarray) -> Dict[str, float]:
                         lt_profile={"n_max": run.split.n_max, "ratio": run.split.ratio}, stream=run.stream)
     labels = np.repeat(np.arange(len(counts)), counts)
     try:
-        per_epoch = len(cls(ctx, **run.method.options).epoch_indices(labels, 0, np.random.default_rng(0)))
+        per_epoch = len(cls(ctx, **options).epoch_indices(labels, 0, np.random.default_rng(0)))
     except Exception:       # a method that needs a stage-1 model to build: assume the instance sampler
         per_epoch = len(labels) * repeat
     train = epochs * per_epoch             # the last batch of an epoch is partial, not padded

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import methods as methods_pkg
+from benchmark import recipes
 
 STREAMS = ("j", "b", "k", "jm", "bm", "km")
 DEFAULT_ENSEMBLES = {
@@ -276,16 +277,20 @@ def run_spec(config: Dict[str, Any], split_id: str, backbone: str, method_id: st
     s = splits(config)[split_id]
     m = methods(config)[method_id]
     d = config["datasets"][s.dataset]
+    # official_code entries run the dataset's released recipe (benchmark/recipes.py)
+    r = recipes.resolve(m.fidelity, d, m.name, config["schedule"], config.get("augment", {}) or {},
+                        m.schedule, m.augment, m.options, dataset_id=s.dataset)
     spec = {
         "dataset": s.dataset, "benchmark": s.benchmark, "split_id": split_id, "backbone": backbone,
         "method": m.name, "method_id": m.id, "stream": stream, "seed": int(seed), "fidelity": m.fidelity,
-        "method_options": m.options, "backbone_options": backbones(config)[backbone],
-        "schedule": {**config["schedule"], **m.schedule},
-        "augment": {**(config.get("augment", {}) or {}), **m.augment},
+        "method_options": r["method_options"], "backbone_options": backbones(config)[backbone],
+        "schedule": r["schedule"], "augment": r["augment"],
         "lt_profile": {"n_max": s.n_max, "ratio": s.ratio},
         "versions": {"method": m.version, "backbone": BACKBONE_VERSIONS.get(backbone, "0"),
                      "data": DATA_VERSION, "engine": ENGINE_VERSION, "normalize": d.get("normalize", "prenorm3d")},
     }
+    if r["recipe"]:
+        spec.update(recipe=r["recipe"], pipeline=r["pipeline"])
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
 

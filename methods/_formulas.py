@@ -8,7 +8,7 @@ loss functions work on torch tensors and return *per-sample* losses so that one 
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -34,7 +34,22 @@ def official_profile_ratio(ctx: MethodContext) -> float:
     if layout_name == "ntu25":
         return 100.0
     # Other layouts (e.g. Kinetics) have no official counts file: extrapolate with the run's profile.
-    return float(ctx.lt_profile.get("ratio", 100.0))
+    ratio = ctx.lt_profile.get("ratio", 100.0)
+    if ratio is None or str(ratio) == "natural":
+        raise MethodConfigError("the official closed-form counts (F7) need an imbalance factor; a natural "
+                                "long tail has none (use the actual counts)")
+    return float(ratio)
+
+
+def has_formula_profile(ctx: MethodContext) -> bool:
+    """F7 applies only to a synthetic exponential profile (n_max and a numeric IF). On a natural
+    long tail (Kinetics: lt.ratio = natural, no n_max) the official code has no counts either, so
+    the actual counts of the training list are used in both modes."""
+    n_max = ctx.lt_profile.get("n_max")
+    ratio = ctx.lt_profile.get("ratio", 100.0)
+    layout_name = getattr(ctx.layout, "name", "")
+    fixed_if = layout_name in ("nw_ucla20", "ntu25")
+    return n_max is not None and (fixed_if or (ratio is not None and str(ratio) != "natural"))
 
 
 def resolve_counts(ctx: MethodContext, source: str = "actual", *, method: str = "",
@@ -51,14 +66,14 @@ def resolve_counts(ctx: MethodContext, source: str = "actual", *, method: str = 
     if (counts < 0).any():
         raise MethodConfigError(f"method '{method}': negative class counts {counts.tolist()}")
     if source == "formula":
-        if "n_max" in ctx.lt_profile:
+        if has_formula_profile(ctx):
             counts = formula_counts(ctx.num_classes, ctx.lt_profile["n_max"], official_profile_ratio(ctx))
     elif source != "actual":
         raise MethodConfigError(f"method '{method}': counts_source must be 'actual' or 'formula', got '{source}'")
     if clamp_min is not None:
         return np.maximum(counts, clamp_min)
     empty = np.flatnonzero(counts == 0)
-    if empty.size and source == "formula" and "n_max" in ctx.lt_profile:
+    if empty.size and source == "formula" and has_formula_profile(ctx):
         raise MethodConfigError(f"method '{method}': the official-code closed-form counts (F7: n_max = "
                                 f"{ctx.lt_profile['n_max']}, IF = {official_profile_ratio(ctx):g}) are 0 for "
                                 f"class(es) {empty.tolist()}; use counts_source=actual for this dataset")
@@ -459,3 +474,18 @@ def lr_scale_for(target_lr0: float, ctx: MethodContext, recipe_lr0=None) -> floa
     if base <= 0:
         raise MethodConfigError(f"recipe_lr0 must be positive, got {base}")
     return float(target_lr0) / base
+
+
+# ====================================================================== validation tuning (§4.1–4.3)
+def balanced_accuracy_of(probs: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean per-class recall of (N, C) probabilities over the classes present in ``labels``."""
+    pred = probs.argmax(dim=1)
+    accs = [(pred[labels == c] == c).float().mean() for c in torch.unique(labels)]
+    return float(torch.stack(accs).mean())
+
+
+def grid_search(grid, score) -> Tuple[float, Dict[float, float]]:
+    """(best value, {value: score}) maximising ``score(value)``; ties keep the earlier grid value."""
+    scores = {float(v): float(score(v)) for v in grid}
+    best = max(scores, key=lambda v: (scores[v], -list(scores).index(v)))
+    return best, scores

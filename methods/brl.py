@@ -58,6 +58,7 @@ class BRL(Method):
         "rpm_batch_unit": "global",         # F6
         "rpm_device_batch": 16,
         "rpm_rebalance": True,              # False: plain partial mixup
+        "rpm_stage": "input",               # input: mix the model input (official) | joints: mix joints, then the stream
         # loss schedule (§1.4)
         "aa_variant": "action_aware",       # F12 and the Table VI rows: action_aware|cb_drw|focal|weighted|ce
         "aa_schedule": "detached",          # detached | always (from t = 0)
@@ -90,6 +91,7 @@ class BRL(Method):
         check_choice(self.NAME, "aa_alternation", o["aa_alternation"], ("none", "parity"))
         check_choice(self.NAME, "aa_reduction", o["aa_reduction"], ("batch_mean", "weighted_mean"))
         check_choice(self.NAME, "sampler_tail_rule", o["sampler_tail_rule"], ("rank", "index"))
+        check_choice(self.NAME, "rpm_stage", o["rpm_stage"], ("input", "joints"))
         self.counts = resolve_counts(ctx, o["counts_source"], method=self.NAME)
         if (o["aa_switch"] == "runner_epoch" and o["aa_schedule"] == "detached" and o["aa_variant"] != "ce"
                 and ctx.runner_epochs > 2 * int(o["aa_switch_epoch"]) + 1):
@@ -111,6 +113,14 @@ class BRL(Method):
         self._stage2_weights = self._weights(flipped=False)
         self._alt_weights = self._weights(flipped=True)
         self._cache: Dict[Any, torch.Tensor] = {}
+
+    @property
+    def mix_stage(self) -> str:
+        """Where the engine calls :meth:`transform_batch`: on the model input (``input``, what the
+        official code does: bone/skip/motion vectors are mixed whole, so a boundary vector such as
+        NTU bone 0→1 comes from the partner unchanged) or on the augmented joints before the
+        stream is computed (``joints``: vectors across the cut are recomputed from mixed joints)."""
+        return self.options["rpm_stage"] if self.rpm_cfg is not None else "input"
 
     # ------------------------------------------------------------------ schedule
     @property

@@ -1,11 +1,15 @@
 """Weight balancing, stage 1 (Alshammari et al., CVPR 2022; methods.md §4.3). Beyond the paper.
 
-Plain CE with a tuned, larger weight decay (5·10⁻³, the reference demo's value) on every parameter.
-The second stage (frozen backbone, CB classifier, MaxNorm) is ``wb_stage2``.
+Plain CE with a tuned, larger weight decay on every parameter. Where a held-out validation split
+exists (NTU) the weight decay is chosen from :data:`WD_GRID` = {5e-4, 1e-3, 2e-3, 5e-3}: one stage-1
+run per value (:func:`sweep_entries` expands a config entry), then :func:`choose_weight_decay`
+picks the run with the best validation balanced accuracy of its final model and records why.
+Elsewhere the fixed default 5·10⁻³ (the reference demo's value) is used. The second stage (frozen
+backbone, CB classifier, MaxNorm) is ``wb_stage2``.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
 
@@ -16,6 +20,33 @@ NAME = "wb"
 VERSION = "1"
 DESCRIPTION = "Weight balancing stage 1: CE with tuned weight decay 5e-3 (beyond the paper)"
 PAPER = "Alshammari et al., Long-Tailed Recognition via Weight Balancing, CVPR 2022"
+
+
+WD_GRID = (5e-4, 1e-3, 2e-3, 5e-3)
+DEFAULT_WD = 5e-3
+
+
+def sweep_entries(entry: Dict[str, Any], has_validation: bool) -> List[Dict[str, Any]]:
+    """One config method entry per weight decay of :data:`WD_GRID` (ids ``<id>_wd<value>``) where a
+    validation split exists; otherwise the entry itself with the fixed default."""
+    base_id = entry.get("id", entry.get("name", NAME))
+    if not has_validation:
+        return [dict(entry, options={**entry.get("options", {}), "weight_decay": DEFAULT_WD})]
+    return [dict(entry, id=f"{base_id}_wd{wd:g}", options={**entry.get("options", {}), "weight_decay": wd})
+            for wd in WD_GRID]
+
+
+def choose_weight_decay(candidates: Sequence[Tuple[float, Optional[float]]]) -> Dict[str, Any]:
+    """Pick the weight decay whose stage-1 model has the highest validation balanced accuracy.
+
+    ``candidates``: (weight decay, final-epoch ``val_balanced_acc`` or None). Ties keep the smaller
+    weight decay. Without any validation score the fixed default is returned, and the record says so."""
+    scored = [(float(wd), float(v)) for wd, v in candidates if v is not None]
+    if not scored:
+        return {"tuned": False, "chosen": DEFAULT_WD, "reason": "no validation split: fixed default"}
+    best = max(scored, key=lambda t: (t[1], -t[0]))
+    return {"tuned": True, "option": "weight_decay", "chosen": best[0],
+            "criterion": "validation balanced accuracy (final stage-1 model)", "grid": dict(scored)}
 
 
 @register_method

@@ -47,7 +47,7 @@ def _write_run(d: Path, run: dict, probs: np.ndarray, labels: np.ndarray, counts
     (d / "metrics.json").write_text(json.dumps(rec, indent=1, sort_keys=True))
     ep = np.arange(1, 6)
     pd.DataFrame({"epoch": ep, "step": ep * 10, "loss": 2.0 / ep + rng.random(5) * 0.1, "lr": 0.1 / ep,
-                  "val_top1": 0.2 + 0.1 * ep + rng.random(5) * 0.02, "val_balanced_acc": 0.2 + 0.09 * ep,
+                  "test_top1_monitor": 0.2 + 0.1 * ep + rng.random(5) * 0.02, "test_balanced_acc_monitor": 0.2 + 0.09 * ep,
                   "seconds": np.full(5, 3.0)}).to_csv(d / "epochs.csv", index=False)
 
 

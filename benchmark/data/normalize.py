@@ -90,6 +90,33 @@ def prenorm3d(x: np.ndarray, layout: Layout, center_joint: Optional[int] = None,
     return x.astype(np.float32)
 
 
+def recenter(joints: np.ndarray, joint: int, old_center: int = 1) -> np.ndarray:
+    """Move the PreNormalize3D translation centre of prepared samples to another joint, exactly.
+
+    PreNormalize3D (training.md §2.2) computes y = R·(x − p_c) on non-zero joints, where the
+    rotation R depends only on joint *differences*. Centring on joint c′ instead gives
+    R·(x − p_c′) = y − R·(p_c′ − p_c) = y − y[main person, first kept frame, c′], so the prepared
+    data need not be re-normalised: subtract that joint from every non-zero joint of the sample
+    (zero joints stay zero). This is how the ``official_code`` mode applies the shipped transform's
+    centring on the *last* joint for non-NTU layouts (NW-UCLA joint 19, flag F18) without a
+    second copy of the dataset. The old centre joint of the main person's first frame is exactly
+    zero after the first centring but present, so it is moved too. (If the first kept frame had a
+    missing, all-zero spine or shoulder joint, the rotation itself would depend on the centre; the
+    subtraction is then approximate.)
+
+    joints: (N, M, T, V, 3) prepared with centre ``old_center``; returns a new float32 array."""
+    joints = np.asarray(joints)
+    if joints.ndim != 5 or joints.shape[-1] != 3:
+        raise DatasetError(f"recenter expects prepared 3D joints (N, M, T, V, 3), got {joints.shape}")
+    v = joints.shape[3]
+    if not -v <= joint < v:
+        raise DatasetError(f"recenter: joint {joint} does not exist in a {v}-joint layout")
+    ref = joints[:, 0, 0, joint, :].astype(np.float32)                  # (N, 3)
+    nonzero = (joints != 0).any(axis=-1, keepdims=True)
+    nonzero[:, 0, 0, old_center] = nonzero[:, 0, 0].any(axis=1)         # the old centre itself is present
+    return ((joints - ref[:, None, None, None, :]) * nonzero).astype(np.float32)
+
+
 def prenorm2d(x: np.ndarray, img_shape: Tuple[int, int] = (1080, 1920), score_thr: float = 0.01,
               where: str = "sample") -> np.ndarray:
     """PreNormalize2D mode 'fix' (datasets.md §10.3): x ← (x − w/2)/(w/2), y ← (y − h/2)/(h/2) with

@@ -395,7 +395,7 @@ def apply_augmentation(x: "torch.Tensor", aug: Optional[Tuple["torch.Tensor", "t
 
 def make_clips(joints: "torch.Tensor", frames: "torch.Tensor", idx: "torch.Tensor", stream: str,
                layout: Layout, aug: Optional[Tuple["torch.Tensor", "torch.Tensor"]],
-               coords: str = "xyz") -> "torch.Tensor":
+               coords: str = "xyz", pre_stream=None) -> "torch.Tensor":
     """Build a batch of clips (B, M, L, V, C) from padded sequences (spec: training.md §2, §6.2).
 
     Args:
@@ -407,6 +407,10 @@ def make_clips(joints: "torch.Tensor", frames: "torch.Tensor", idx: "torch.Tenso
         layout: the dataset's joint layout (pairs and flip permutation).
         aug: (matrices, flip_mask) from :func:`augment_params`, or None for no augmentation.
         coords: "xyz", "xy+score" or "xy" (the dataset's meta ``coords``).
+        pre_stream: optional callable applied to the augmented joints (B, M, L or 2L, V, C) before
+            the stream is computed (RPM with ``rpm_stage = joints``). For motion streams the
+            second half of the time axis holds each sampled frame's next original frame; a
+            per-joint-slot mixing acts on both halves alike, so motion is that of the mixed joints.
 
     Equals "augment the full sequence → :func:`modality` → gather idx" (the official order)
     because every step is per-frame or per-sample linear; motion uses the original next frame.
@@ -439,6 +443,8 @@ def make_clips(joints: "torch.Tensor", frames: "torch.Tensor", idx: "torch.Tenso
     index = gather_t[:, None, :, None, None].expand(b, m, gather_t.shape[1], v, c)
     x = torch.gather(joints, 2, index)                                # (B, M, L or 2L, V, C)
     x = apply_augmentation(x, aug, layout, coords)
+    if pre_stream is not None:
+        x = pre_stream(x)
     f = _spatial(x, stream[0], layout, coords)
     if not motion:
         return f

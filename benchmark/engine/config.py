@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 ENGINE_VERSION = "1"
 STREAMS = ("j", "b", "k", "jm", "bm", "km")
@@ -19,6 +19,10 @@ STREAMS = ("j", "b", "k", "jm", "bm", "km")
 
 class ConfigError(ValueError):
     pass
+
+
+TEST_SAMPLING = ("deterministic", "random")
+FLIP_MODES = ("permute", "mirror")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,16 @@ class Schedule:
     test_clips: int = 10
     val_every: int = 1                # 1-clip monitoring pass every N runner epochs (0 = never)
     eval_batch_size: int = 64
+    #: test clips: "deterministic" (fixed offsets, training.md §6.2) or "random" (training-mode
+    #: uniform sampling seeded per sample: the official Kinetics test, whose sampler lacks test mode)
+    test_sampling: str = "deterministic"
+    #: also store the pooled test features (N, clips, d) in test_probs.npz (key ``features``)
+    save_features: bool = False
+
+    def __post_init__(self) -> None:
+        if self.test_sampling not in TEST_SAMPLING:
+            raise ConfigError(f"schedule.test_sampling must be one of {list(TEST_SAMPLING)}, "
+                              f"got '{self.test_sampling}'")
 
     @property
     def lr0(self) -> float:
@@ -56,6 +70,13 @@ class AugmentSpec:
     scale: float = 0.1
     rotate: float = 0.3
     flip_p: float = 0.5
+    #: "permute": swap left/right joint indices only, as the official code does; "mirror": also
+    #: negate x of the flipped sample (an ablation: the paper only says "flip"). 3D data only.
+    flip_mode: str = "permute"
+
+    def __post_init__(self) -> None:
+        if self.flip_mode not in FLIP_MODES:
+            raise ConfigError(f"augment.flip_mode must be one of {list(FLIP_MODES)}, got '{self.flip_mode}'")
 
 
 @dataclass(frozen=True)
@@ -75,10 +96,25 @@ class RunSpec:
     augment: AugmentSpec = field(default_factory=AugmentSpec)
     lt_profile: Dict[str, Any] = field(default_factory=dict)
     versions: Dict[str, str] = field(default_factory=dict)   # method/backbone/data/engine versions
+    #: the official recipe applied by the workflow (benchmark/recipes.py), e.g. "official_code:ntu"
+    recipe: Optional[str] = None
+    #: data-pipeline options applied at load time: ``center_joint`` = "last" or an index re-centres
+    #: the prepared (PreNormalize3D) joints on that joint (the shipped transform's centring for
+    #: non-NTU layouts, flag F18)
+    pipeline: Dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        """asdict, minus options added after the first engine release while they are at their
+        default: the identity (config_hash) of runs that do not use them does not change."""
+        d = asdict(self)
+        for path, default in _LATE_DEFAULTS:
+            parent = d
+            for key in path[:-1]:
+                parent = parent[key]
+            if parent.get(path[-1]) == default:
+                del parent[path[-1]]
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
@@ -147,6 +183,10 @@ class RunSpec:
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
 
+_LATE_DEFAULTS = ((("recipe",), None), (("pipeline",), {}), (("schedule", "test_sampling"), "deterministic"),
+                  (("augment", "flip_mode"), "permute"), (("schedule", "save_features"), False))
+
+
 def _build(cls, d: Dict[str, Any], where: str):
     if isinstance(d, cls):
         return d
@@ -155,3 +195,25 @@ def _build(cls, d: Dict[str, Any], where: str):
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
     return cls(**d)
+
+
+def fidelity_flags(spec: RunSpec, method: Any = None) -> Dict[str, Dict[str, Any]]:
+    """Every fidelity flag of a run with its option name and value (recorded in metrics.json).
+
+    Method flags (F1–F12, F15) come from the method's ``FIDELITY_FLAGS`` and options; the recipe
+    flags are the run spec's own settings: F13 selection (``best_test`` exists in official_code
+    mode only), F14 batch and learning rate, F16 the Kinetics test clips, F17 seeds (always
+    fixed), F18 the PreNormalize3D centre."""
+    md = method.metadata() if method is not None else {}
+    opts = md.get("options", {})
+    flags: Dict[str, Dict[str, Any]] = {
+        fid: {"option": opt, "value": opts.get(opt)} for fid, opt in (md.get("fidelity_flags") or {}).items()}
+    sch = spec.schedule
+    flags["F13"] = {"option": "selection", "value": "last, best_val, best_test (selected on test)"
+                    if spec.fidelity == "official_code" else "last, best_val"}
+    flags["F14"] = {"option": "schedule.batch_size/base_lr", "value": {"batch_size": sch.batch_size, "lr0": sch.lr0,
+                    "runner_epochs": sch.runner_epochs, "repeat": sch.repeat, "recipe": spec.recipe}}
+    flags["F16"] = {"option": "schedule.test_sampling", "value": sch.test_sampling}
+    flags["F17"] = {"option": "seed", "value": spec.seed}
+    flags["F18"] = {"option": "pipeline.center_joint", "value": spec.pipeline.get("center_joint", "layout centre")}
+    return dict(sorted(flags.items(), key=lambda kv: int(kv[0][1:])))

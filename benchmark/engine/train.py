@@ -26,10 +26,18 @@ from tqdm import tqdm
 from benchmark.data.canonical import CanonicalDataset, load_dataset
 from benchmark.data.splits import read_split_list
 from benchmark.data import transforms as T
+from benchmark.data.validation import build_validation
 from benchmark.engine.checkpoint import clean_partial_writes, load_resumable, safe_torch_load
-from benchmark.engine.config import ENGINE_VERSION, ConfigError, RunSpec, cosine_lr
+from benchmark.engine.config import ENGINE_VERSION, ConfigError, RunSpec, cosine_lr, fidelity_flags
 from benchmark.engine.identity import run_identity, split_list_digest
+from benchmark.engine.selection import SelectionTracker, supported_rules
+from benchmark.engine.selection import label as selection_label
 from benchmark.io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
+
+
+#: epochs.csv: the test-split pass is a monitor (a curve), the val_* columns are the held-out split
+EPOCH_COLUMNS = ["epoch", "step", "loss", "lr", "test_top1_monitor", "test_balanced_acc_monitor", "val_top1",
+                 "val_balanced_acc", "seconds"]
 
 
 # --------------------------------------------------------------------------- environment
@@ -91,7 +99,8 @@ def _step_generator(seed: int, step: int, device: torch.device, salt: int = 0) -
 class SplitTensors:
     """One split on the device: joints (N, M, T, V, C), frames (N,), labels (N,)."""
 
-    def __init__(self, ds: CanonicalDataset, indices: np.ndarray, device: torch.device):
+    def __init__(self, ds: CanonicalDataset, indices: np.ndarray, device: torch.device,
+                 center_joint: Optional[int] = None):
         self.indices = np.asarray(indices)
         self.coords = ds.meta.coords
         self.names = ds.table["name"].to_numpy()[self.indices]
@@ -106,6 +115,9 @@ class SplitTensors:
         order = np.argsort(self.indices, kind="stable")      # memmap reads are fastest in file order
         block = np.empty((len(self.indices),) + ds.joints.shape[1:2] + (t,) + ds.joints.shape[3:], np.float32)
         block[order] = ds.joints[self.indices[order], :, :t]
+        if center_joint is not None:                          # F18: another PreNormalize3D centre
+            from benchmark.data.normalize import recenter
+            block = recenter(block, center_joint, old_center=ds.layout.norm_center)
         self.joints = torch.from_numpy(block).to(device)
         self.frames_t = torch.from_numpy(self.frames).to(device)
         self.labels_t = torch.from_numpy(self.labels).to(device)
@@ -132,43 +144,83 @@ def resolve_split(ds: CanonicalDataset, benchmark: str, split_file: Optional[Pat
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, method, split: SplitTensors, spec: RunSpec, layout, num_clips: int,
-             device: torch.device, progress: bool = False, desc: str = "test") -> Tuple[np.ndarray, np.ndarray]:
-    """Deterministic multi-clip test: per-clip test_probs averaged over clips (training.md §6).
+             device: torch.device, progress: bool = False, desc: str = "test", features: bool = False):
+    """Multi-clip test: per-clip test_probs averaged over clips (training.md §6).
 
-    Returns (probs (N, C), clip_logits (N, K, C))."""
+    Clips are deterministic, or with ``schedule.test_sampling = random`` training-mode clips from a
+    generator seeded per sample (the official Kinetics test). Returns (probs (N, C), clip_logits
+    (N, K, C)), plus the pooled features (N, K, d) when ``features``."""
     model.eval()
     coords = split.coords
     L = spec.schedule.clip_len
     per = max(1, spec.schedule.eval_batch_size // num_clips)
-    probs, logits_all = [], []
+    probs, logits_all, feats_all = [], [], []
     starts = range(0, len(split), per)
+    rand = spec.schedule.test_sampling == "random"
     for s in _bar(starts, progress, desc=desc):
         sel = np.arange(s, min(s + per, len(split)))
-        idx = np.concatenate([T.test_frame_indices(int(split.frames[i]), L, num_clips) for i in sel])
+        if rand:
+            idx = np.concatenate([T.train_frame_indices(np.full(num_clips, split.frames[i]), L,
+                                                        np.random.default_rng([255, int(split.indices[i])]))
+                                  for i in sel])
+        else:
+            idx = np.concatenate([T.test_frame_indices(int(split.frames[i]), L, num_clips) for i in sel])
         rows = torch.from_numpy(np.repeat(sel, num_clips)).to(device)
         x = T.make_clips(split.joints[rows], split.frames_t[rows], torch.from_numpy(idx).to(device),
                          spec.stream, layout, None, coords=coords)
-        z = model(x)
+        if features:
+            f = model.features(x)
+            z = model.head(f)
+            feats_all.append(f.reshape(len(sel), num_clips, -1).float().cpu())
+        else:
+            z = model(x)
         p = method.test_probs(z).reshape(len(sel), num_clips, -1).mean(dim=1)
         probs.append(p.float().cpu())
         logits_all.append(z.reshape(len(sel), num_clips, -1).float().cpu())
-    return torch.cat(probs).numpy(), torch.cat(logits_all).numpy()
+    out = (torch.cat(probs).numpy(), torch.cat(logits_all).numpy())
+    return out + (torch.cat(feats_all).numpy(),) if features else out
+
+
+def _accuracies(probs: np.ndarray, labels: np.ndarray) -> Tuple[float, float]:
+    """(top-1, balanced accuracy) of averaged probabilities."""
+    pred = probs.argmax(1)
+    per_class = [float((pred[labels == c] == c).mean()) for c in np.unique(labels)]
+    return float((pred == labels).mean()), float(np.mean(per_class))
+
+
+def augment_config(spec: RunSpec, coords: str) -> "T.AugmentConfig":
+    """The per-sample augmentation of a run: 3D (scale, rotation, flip) or 2D (image-space flip);
+    ``augment.flip_mode = mirror`` also negates x of flipped 3D samples."""
+    return T.AugmentConfig(scale=spec.augment.scale, rotate=spec.augment.rotate, flip_p=spec.augment.flip_p,
+                           mode="2d" if coords != "xyz" else "3d", mirror=spec.augment.flip_mode == "mirror")
+
+
+def _center_joint(spec: RunSpec, ds: CanonicalDataset) -> Optional[int]:
+    """F18: ``pipeline.center_joint`` ("last" or an index) for prepared 3D data, else None."""
+    unknown = sorted(set(spec.pipeline) - {"center_joint"})
+    if unknown:
+        raise ConfigError(f"run spec pipeline: unknown key(s) {unknown}; known: ['center_joint']")
+    c = spec.pipeline.get("center_joint")
+    if c is None:
+        return None
+    if ds.meta.coords != "xyz" or ds.meta.normalized != "prenorm3d":
+        raise ConfigError(f"pipeline.center_joint needs PreNormalize3D-prepared 3D data; {ds.root} is "
+                          f"'{ds.meta.normalized}' with coords '{ds.meta.coords}'")
+    return ds.layout.num_node - 1 if c == "last" else int(c)
 
 
 # --------------------------------------------------------------------------- training
 
-def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1_state, device):
+def plan_context(spec: RunSpec, train_labels: np.ndarray, layout, num_classes: int, stage1_state=None):
+    """(method class, MethodContext) of a run: the iteration plan without data or a model.
+
+    I = ⌈samples per runner epoch / B⌉, where the method's sampler decides the samples (e.g. the
+    reverse sampler adds tail copies: 98 106 on NTU60-LT, so 6 132 iterations at B = 16)."""
     import methods
     from methods._base import MethodContext
-    from benchmark.models import build_model
 
-    layout = ds.layout
-    num_classes = ds.meta.num_classes
     counts = np.bincount(train_labels, minlength=num_classes)
     cls = methods.get_method(spec.method)
-    if cls.STAGE1 and stage1_state is None:
-        raise ConfigError(f"method '{spec.method}' starts from the final model of '{cls.STAGE1}'; "
-                          "pass --stage1 PATH (the workflow does this automatically)")
     runner_epochs, repeat = cls.schedule(spec.schedule.runner_epochs, spec.schedule.repeat)
     ctx = MethodContext(num_classes=num_classes, class_counts=counts, layout=layout, iters_per_epoch=1,
                         runner_epochs=runner_epochs, repeat=repeat, batch_size=spec.schedule.batch_size,
@@ -179,7 +231,20 @@ def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1
     probe = cls(ctx, **spec.method_options)
     n_epoch = len(probe.epoch_indices(train_labels, 0, np.random.default_rng([spec.seed, 0])))
     iters = max(1, math.ceil(n_epoch / spec.schedule.batch_size)) if runner_epochs > 0 else 1
-    ctx = replace(ctx, iters_per_epoch=iters)
+    return cls, replace(ctx, iters_per_epoch=iters)
+
+
+def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1_state, device):
+    import methods
+    from benchmark.models import build_model
+
+    layout = ds.layout
+    num_classes = ds.meta.num_classes
+    if methods.get_method(spec.method).STAGE1 and stage1_state is None:
+        raise ConfigError(f"method '{spec.method}' starts from the final model of "
+                          f"'{methods.get_method(spec.method).STAGE1}'; "
+                          "pass --stage1 PATH (the workflow does this automatically)")
+    cls, ctx = plan_context(spec, train_labels, layout, num_classes, stage1_state)
     method = cls(ctx, **spec.method_options)
     seed_everything(spec.seed)
     in_ch = ds.joints.shape[-1]
@@ -214,11 +279,15 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
     ds = load_dataset(data_dir)
     split_path = Path(split_file) if split_file else None
     train_idx, test_idx = resolve_split(ds, spec.benchmark, split_path)
-    train = SplitTensors(ds, train_idx, dev)
+    center = _center_joint(spec, ds)
+    train = SplitTensors(ds, train_idx, dev, center)
     empty = np.flatnonzero(np.bincount(train.labels, minlength=ds.meta.num_classes) == 0)
     if len(empty):
         print(f"[train] warning: {split_path or 'the training split'}: {len(empty)} class(es) have no training "
               f"sample (e.g. class {int(empty[0])}); their test accuracy will be 0", file=sys.stderr)
+    val_idx, val_reason = build_validation(ds, spec.benchmark, train_idx)
+    rules = supported_rules(spec.fidelity, val_idx is not None)
+    tracker = SelectionTracker(rules)
     stage1_state, stage1_id = None, None
     if stage1:
         s1 = safe_torch_load(Path(stage1), "cpu", what="stage-1 model")
@@ -228,8 +297,7 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
     layout = ds.layout
     sch = spec.schedule
     total = ctx.total_iters if ctx.runner_epochs > 0 else 0
-    aug_cfg = T.AugmentConfig(scale=spec.augment.scale, rotate=spec.augment.rotate, flip_p=spec.augment.flip_p,
-                              mode="2d" if ds.meta.coords != "xyz" else "3d")
+    aug_cfg = augment_config(spec, ds.meta.coords)
     optimizer = torch.optim.SGD(method.param_groups(model, sch.weight_decay), lr=sch.lr0, momentum=sch.momentum,
                                 nesterov=sch.nesterov)
     log: List[Dict] = []
@@ -243,10 +311,12 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
         start_epoch = state["epoch"]
         log = state["log"]
         train_seconds = state.get("train_seconds", 0.0)
+        tracker.load_state_dict(state.get("selection"))
         print(f"[train] resuming from {ckpt_path} after runner epoch {start_epoch} (run {run_id})", file=sys.stderr)
     else:
         print(f"[train] starting run {run_id} from scratch", file=sys.stderr)
-    test = SplitTensors(ds, test_idx, dev)
+    test = SplitTensors(ds, test_idx, dev, center)
+    val = SplitTensors(ds, val_idx, dev, center) if val_idx is not None else None
 
     done_here = 0
     for epoch in range(start_epoch, ctx.runner_epochs):
@@ -270,9 +340,21 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
             fidx = T.train_frame_indices(train.frames[b], sch.clip_len, frame_rng)
             bt = torch.from_numpy(b).to(dev)
             aug = T.augment_params(len(b), aug_cfg, gen, dev) if spec.augment.enabled else None
-            x = T.make_clips(train.joints[bt], train.frames_t[bt], torch.from_numpy(fidx).to(dev), spec.stream,
-                             layout, aug, coords=train.coords)
-            x, targets = method.transform_batch(x, train.labels_t[bt], step, gen)
+            yb = train.labels_t[bt]
+            if getattr(method, "mix_stage", "input") == "joints":
+                # mix the (augmented) joints before the stream is computed (rpm_stage = joints)
+                box = {}
+
+                def _mix(xj, yb=yb, step=step, gen=gen, box=box):
+                    xj, box["targets"] = method.transform_batch(xj, yb, step, gen)
+                    return xj
+                x = T.make_clips(train.joints[bt], train.frames_t[bt], torch.from_numpy(fidx).to(dev),
+                                 spec.stream, layout, aug, coords=train.coords, pre_stream=_mix)
+                targets = box["targets"]
+            else:
+                x = T.make_clips(train.joints[bt], train.frames_t[bt], torch.from_numpy(fidx).to(dev),
+                                 spec.stream, layout, aug, coords=train.coords)
+                x, targets = method.transform_batch(x, yb, step, gen)
             logits = model(x)
             loss = method.loss(logits, targets, step)
             if not torch.isfinite(loss):
@@ -287,37 +369,54 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
                 bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{lr:.4f}", refresh=False)
         train_seconds += time.time() - t0
         row = {"epoch": epoch + 1, "step": (epoch + 1) * ctx.iters_per_epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
-               "lr": cosine_lr(sch.lr0, (epoch + 1) * ctx.iters_per_epoch - 1, total), "val_top1": None,
+               "lr": cosine_lr(sch.lr0, (epoch + 1) * ctx.iters_per_epoch - 1, total),
+               "test_top1_monitor": None, "test_balanced_acc_monitor": None, "val_top1": None,
                "val_balanced_acc": None, "seconds": round(time.time() - t0, 3)}
         if sch.val_every and ((epoch + 1) % sch.val_every == 0 or epoch + 1 == ctx.runner_epochs):
             p, _ = evaluate(model, method, test, spec, layout, 1, dev, desc="monitor")
-            pred = p.argmax(1)
-            row["val_top1"] = float((pred == test.labels).mean())
-            per_class = [float((pred[test.labels == c] == c).mean()) for c in np.unique(test.labels)]
-            row["val_balanced_acc"] = float(np.mean(per_class))
+            row["test_top1_monitor"], row["test_balanced_acc_monitor"] = _accuracies(p, test.labels)
+            if val is not None:
+                p, _ = evaluate(model, method, val, spec, layout, 1, dev, desc="validation")
+                row["val_top1"], row["val_balanced_acc"] = _accuracies(p, val.labels)
+            tracker.update(epoch + 1, row, model.state_dict())
         log.append(row)
         atomic_torch_save(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                       "epoch": epoch + 1, "log": log, "config_hash": spec.config_hash,
                                       "run_id": run_id,
-                                      "train_seconds": train_seconds})
+                                      "train_seconds": train_seconds, "selection": tracker.state_dict()})
         print(f"[train] epoch {epoch + 1}/{ctx.runner_epochs} loss {row['loss']:.4f} "
-              f"monitor top1 {row['val_top1']}", file=sys.stderr)
+              f"test monitor top1 {row['test_top1_monitor']} val bacc {row['val_balanced_acc']}", file=sys.stderr)
         done_here += 1
         if stop_after_epochs is not None and done_here >= stop_after_epochs:
             return {"interrupted": True, "epoch": epoch + 1}
 
+    tuning = None
+    if val is not None and hasattr(method, "tune_on_validation"):
+        # post-hoc hyper-parameters (τ) chosen on the held-out split, never on the test split
+        _, _, vfeat = evaluate(model, method, val, spec, layout, sch.test_clips, dev, desc="tuning", features=True)
+        tuning = method.tune_on_validation(model, torch.from_numpy(vfeat).to(dev), val.labels)
+    elif hasattr(method, "tune_on_validation"):
+        tuning = {"tuned": False, "reason": val_reason, "options": method.metadata()["options"]}
     t_test = time.time()
-    probs, clip_logits = evaluate(model, method, test, spec, layout, sch.test_clips, dev, progress=progress)
+    out = evaluate(model, method, test, spec, layout, sch.test_clips, dev, progress=progress,
+                   features=sch.save_features)
+    probs, clip_logits = out[0], out[1]
     test_seconds = time.time() - t_test
     from benchmark.metrics import compute_metrics
 
-    metrics = compute_metrics(probs, test.labels, np.bincount(train.labels, minlength=ds.meta.num_classes))
+    train_counts = np.bincount(train.labels, minlength=ds.meta.num_classes)
+    metrics = compute_metrics(probs, test.labels, train_counts)
+    selections, sel_probs = tracker.test_all(
+        model, ctx.runner_epochs, probs,
+        lambda rule: evaluate(model, method, test, spec, layout, sch.test_clips, dev, desc=rule)[0],
+        lambda p: compute_metrics(p, test.labels, train_counts))
     n_train_clips = ctx.runner_epochs * ctx.iters_per_epoch * sch.batch_size
     record = {
         "run": {"dataset": spec.dataset, "benchmark": spec.benchmark, "split": spec.split_id,
                 "backbone": spec.backbone, "method": spec.method_id, "method_name": spec.method,
                 "stream": spec.stream, "seed": spec.seed, "fidelity": spec.fidelity, "selection": "last"},
         "metrics": metrics,
+        "selections": selections,
         "meta": {"wall_time_s": round(time.time() - t_start, 2), "train_seconds": round(train_seconds, 2),
                  "test_seconds": round(test_seconds, 2), "hardware": hardware_info(dev), "device": str(dev),
                  "code_version": code_version(), "config_hash": spec.config_hash, "spec": spec.to_dict(),
@@ -331,16 +430,25 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
                  "train_size": int(len(train)), "test_size": int(len(test)),
                  "train_samples_per_s": round(n_train_clips / train_seconds, 2) if train_seconds > 0 else None,
                  "test_samples_per_s": round(len(test) / test_seconds, 2) if test_seconds > 0 else None,
-                 "monitor": "1-clip pass on the test split after each runner epoch: a curve only, never used "
-                            "for model selection (selection = last)"},
+                 "monitor": "1-clip pass on the test split after each runner epoch (epochs.csv "
+                            "test_*_monitor): a curve only; only best_test (official_code mode, labelled "
+                            f"'{selection_label('best_test')}') selects on it",
+                 "selection_rules": rules, "validation": {"size": 0 if val is None else len(val),
+                                                          "note": val_reason},
+                 "recipe": spec.recipe, "pipeline": dict(spec.pipeline), "fidelity_flags": fidelity_flags(spec, method),
+                 "posthoc_tuning": tuning},
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_torch_save(out_dir / "model.pt", {"model": model.state_dict(), "config_hash": spec.config_hash,
                                              "run_id": run_id})
+    extra = {"features": out[2].astype(np.float32)} if sch.save_features else {}
     atomic_save_npz(out_dir / "test_probs.npz", probs=probs.astype(np.float32), labels=test.labels,
-                    clip_logits=clip_logits.astype(np.float32), names=test.names.astype(str))
+                    clip_logits=clip_logits.astype(np.float32), names=test.names.astype(str), **extra)
+    for rule, p_sel in sel_probs.items():
+        atomic_save_npz(out_dir / f"test_probs_{rule}.npz", probs=p_sel.astype(np.float32), labels=test.labels,
+                        names=test.names.astype(str))
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["epoch", "step", "loss", "lr", "val_top1", "val_balanced_acc", "seconds"])
+    w = csv.DictWriter(buf, fieldnames=EPOCH_COLUMNS)
     w.writeheader()
     for r in log:
         w.writerow({k: ("" if v is None else v) for k, v in r.items()})

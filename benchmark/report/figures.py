@@ -177,9 +177,9 @@ def head_middle_tail_bars(df: pd.DataFrame, methods: Sequence[str], streams: Seq
 
 
 def training_curves(df: pd.DataFrame, streams: Sequence[str], key: str) -> str:
-    """Loss and validation top-1 per epoch, one line per stream (mean over seeds, band = min…max).
+    """Loss and the 1-clip test-split monitor top-1 per epoch, one line per stream (mean over seeds, band = min…max).
 
-    ``df`` columns: stream, seed, epoch, loss, val_top1 (fraction or NaN)."""
+    ``df`` columns: stream, seed, epoch, loss, test_top1_monitor (fraction or NaN)."""
     apply_style()
     pal = palette(list(streams))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.0, 2.5))
@@ -187,7 +187,7 @@ def training_curves(df: pd.DataFrame, streams: Sequence[str], key: str) -> str:
         d = df[df["stream"] == s]
         if d.empty:
             continue
-        for ax, col, scale in ((a1, "loss", 1.0), (a2, "val_top1", 100.0)):
+        for ax, col, scale in ((a1, "loss", 1.0), (a2, "test_top1_monitor", 100.0)):
             g = d.groupby("epoch")[col].agg(["mean", "min", "max"]).dropna()
             if g.empty:
                 continue

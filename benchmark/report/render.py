@@ -396,10 +396,12 @@ def _load_epochs(rec: RunRecord) -> Optional[pd.DataFrame]:
     df = pd.read_csv(p)
     if "epoch" not in df.columns:
         return None
-    for c in ("loss", "val_top1"):
-        if c not in df.columns:
-            df[c] = np.nan
-    df = df[["epoch", "loss", "val_top1"]].copy()
+    if "test_top1_monitor" not in df.columns:
+        # files written before the rename called the test-split monitor "val_top1"
+        df["test_top1_monitor"] = df["val_top1"] if "val_top1" in df.columns else np.nan
+    if "loss" not in df.columns:
+        df["loss"] = np.nan
+    df = df[["epoch", "loss", "test_top1_monitor"]].copy()
     df["stream"], df["seed"] = rec.run["stream"], rec.run["seed"]
     return df
 
