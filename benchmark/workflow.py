@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import methods as methods_pkg
+from benchmark.data.lt_lists import OfficialListError, resolve_split_list
 
 STREAMS = ("j", "b", "k", "jm", "bm", "km")
 DEFAULT_ENSEMBLES = {
@@ -96,13 +97,16 @@ def splits(config: Dict[str, Any]) -> Dict[str, SplitDef]:
         for bench in d["benchmarks"]:
             ratio = _ratio_str(lt.get("ratio"))
             sid = f"{ds_id}_{bench}_{'natural' if ratio == 'natural' else 'lt' + ratio}"
-            lists = lt.get("split_list") or {}
+            try:    # 'official' -> the packaged list for this benchmark and ratio, or a path
+                split_list = resolve_split_list(ds_id, d, bench)
+            except OfficialListError as e:
+                raise WorkflowConfigError(str(e)) from e
             n_max = lt.get("n_max")
             if isinstance(n_max, dict):
                 if bench not in n_max:
                     raise WorkflowConfigError(f"dataset '{ds_id}': lt.n_max has no entry for benchmark '{bench}'")
                 n_max = n_max[bench]
-            out[sid] = SplitDef(sid, ds_id, bench, ratio, n_max, lists.get(bench))
+            out[sid] = SplitDef(sid, ds_id, bench, ratio, n_max, split_list)
     return out
 
 

@@ -50,12 +50,23 @@ def build_lt_split(names: Sequence[str], labels: Sequence[int], num_classes: int
     return kept
 
 
-def read_split_list(path: Path, known_names: Optional[Sequence[str]] = None) -> List[str]:
-    """Names split on whitespace; empty lines dropped. Duplicates or unknown names are errors."""
-    path = Path(path)
-    if not path.exists():
-        raise SplitError(f"split list '{path}' does not exist; check split_list in the dataset config")
-    names = path.read_text().split()
+def read_split_list(path, known_names: Optional[Sequence[str]] = None) -> List[str]:
+    """Names split on whitespace; empty lines dropped. Duplicates or unknown names are errors.
+
+    ``path`` is a file, or ``official:<NAME>`` for one of the packaged official lists
+    (:mod:`benchmark.data.lt_lists`, hash-checked on load)."""
+    from benchmark.data.lt_lists import PREFIX, OfficialListError, load_official_list
+
+    if str(path).startswith(PREFIX):
+        try:
+            names = load_official_list(str(path))
+        except OfficialListError as e:
+            raise SplitError(str(e)) from e
+    else:
+        path = Path(path)
+        if not path.exists():
+            raise SplitError(f"split list '{path}' does not exist; check split_list in the dataset config")
+        names = path.read_text().split()
     seen: Dict[str, int] = {}
     for i, n in enumerate(names, 1):
         if n in seen:

@@ -68,7 +68,8 @@ def split_args(wildcards):
 
 def split_list_input(wildcards):
     s = _split_of(wildcards)
-    return [s.split_list] if s.split_list else []
+    # packaged official lists ("official:NAME") are package data, not workflow files
+    return [s.split_list] if s.split_list and not s.split_list.startswith("official:") else []
 
 
 def run_spec(wildcards):
