@@ -76,8 +76,43 @@ def dataset_root(config: Dict[str, Any], ds_id: str) -> Optional[str]:
     return config.get(f"{ds_id}_root") or config["datasets"][ds_id].get("root")
 
 
+def dataset_options(config: Dict[str, Any], ds_id: str) -> Dict[str, Any]:
+    """Reader options of one dataset, with command-line path overrides applied.
+
+    ``<id>_<option>`` at the top level, for an option ending in ``_root`` (e.g.
+    ``--config kinetics_kpfile_root=/data/k400/kpfiles``), replaces ``options.<option>``."""
+    opts = dict(config["datasets"][ds_id].get("options", {}) or {})
+    prefix = f"{ds_id}_"
+    for key, value in config.items():
+        if key.startswith(prefix) and key.endswith("_root") and key != f"{ds_id}_root" and value:
+            opts[key[len(prefix):]] = value
+    return opts
+
+
+def selected_datasets(config: Dict[str, Any]) -> List[str]:
+    """Datasets whose splits appear in the selected grid (``select_tables`` / ``select_datasets``)."""
+    only = _csv(config.get("select_datasets"))
+    if only:
+        unknown = sorted(set(only) - set(config["datasets"]))
+        if unknown:
+            raise WorkflowConfigError(f"select_datasets: unknown dataset(s) {unknown}; available: "
+                                      f"{sorted(config['datasets'])}")
+    sp = splits(config)
+    used = {sp[s].dataset for g in table_grids(config).values() for s in g["splits"]}
+    return sorted(used)
+
+
+def selected_splits(config: Dict[str, Any]) -> Dict[str, "SplitDef"]:
+    """The splits the selected grid uses: only their prepare/split jobs enter the DAG."""
+    sp = splits(config)
+    used = {s for g in table_grids(config).values() for s in g["splits"]}
+    return {k: v for k, v in sp.items() if k in used}
+
+
 def check_roots(config: Dict[str, Any]) -> None:
-    for ds_id, d in config["datasets"].items():
+    """Every selected dataset's raw data path exists (unselected datasets are not checked)."""
+    for ds_id in selected_datasets(config):
+        d = config["datasets"][ds_id]
         if d["source"] == "synthetic":
             continue
         root = dataset_root(config, ds_id)

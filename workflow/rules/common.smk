@@ -9,7 +9,7 @@ validate(config, "../schemas/config.schema.yaml")
 
 try:
     bw.check_roots(config)
-    SPLITS = bw.splits(config)
+    SPLITS = bw.selected_splits(config)  # only what select_tables / select_datasets keep
     METHODS = bw.methods(config)
     BACKBONES = bw.backbones(config)
     ENSEMBLES = bw.ensembles(config)
@@ -48,7 +48,7 @@ def dataset_raw_input(wildcards):
 def prepare_args(wildcards):
     d = config["datasets"][wildcards.dataset]
     root = bw.dataset_root(config, wildcards.dataset) or "."
-    opts = json.dumps(d.get("options", {}) or {}, sort_keys=True)
+    opts = json.dumps(bw.dataset_options(config, wildcards.dataset), sort_keys=True)
     return {"source": d["source"], "root": root, "normalize": d.get("normalize", "prenorm3d"), "options": opts}
 
 

@@ -248,8 +248,8 @@ def read_pyskl_hrnet(root: Path, dataset_id: str, file: str = "k400_hrnet.pkl",
                      on_empty: str = "error") -> RawDataset:
     """Read the Kinetics-400 HRNet table of contents + kpfiles (spec §2.5).
 
-    Options: ``file`` (default k400_hrnet.pkl), ``kpfile_root`` (folder of the kpfiles; default
-    ``root`` and ``root/kpfiles``), ``box_thr`` (0.5), ``valid_ratio`` (0.0), ``apply_box_thr``
+    Options: ``file`` (default k400_hrnet.pkl), ``kpfile_root`` (folder of the kpfiles, relative to
+    ``root`` unless absolute; default ``root`` and ``root/kpfiles``), ``box_thr`` (0.5), ``valid_ratio`` (0.0), ``apply_box_thr``
     (default: pyskl semantics, i.e. the box filter and the video filter
     ``valid[box_thr] / total_frames >= valid_ratio`` act only when valid_ratio > 0; BRL's config
     has valid_ratio = 0, so nothing is filtered), ``max_skeletons`` (10), ``max_persons`` (2: only
@@ -278,7 +278,7 @@ def read_pyskl_hrnet(root: Path, dataset_id: str, file: str = "k400_hrnet.pkl",
         raise DatasetError(f"{path}: duplicate frame_dir values")
     samples: Dict[int, np.ndarray] = {}
     dropped: List[str] = []
-    kp_root = Path(kpfile_root) if kpfile_root else None
+    kp_root = base / Path(kpfile_root) if kpfile_root else None     # a relative kpfile_root follows root
     for raw_file, idxs in by_file.items():          # one kpfile in memory at a time
         kpath = _kpfile_path(raw_file, base, kp_root)
         kpdata = safe_load(kpath)
