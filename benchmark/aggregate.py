@@ -1,4 +1,4 @@
-"""Tables across runs and seeds (spec: training.md §10, workflow.md §4 rule ``aggregate``).
+"""Tables across runs and seeds (docs/evaluation.md, docs/workflow.md rule ``aggregate``).
 
     python -m benchmark.aggregate --runs-root results/runs --out results/tables
 
@@ -11,7 +11,7 @@ reads every ``metrics.json`` under the runs root (training runs and ensembles) a
 - ``pairwise.csv``: each method against ``ce`` and against ``brl`` (same split, backbone, stream and
   selection rule) and each ``official_code`` method against its ``paper`` twin (method id without the
   ``_official`` suffix): per-seed paired differences + t-test, and the class-stratified paired
-  bootstrap from the runs' ``test_probs.npz`` (training.md §10). Metrics: top-1, balanced accuracy, Few.
+  bootstrap from the runs' ``test_probs.npz`` (docs/evaluation.md). Metrics: top-1, balanced accuracy, Few.
 
 Accuracies are fractions (the report shows percent).
 """

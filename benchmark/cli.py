@@ -25,7 +25,7 @@ METHODS_MD_HEADER = """# Registered methods
 Generated with `python -m benchmark methods --markdown > docs/methods.md`. Each method is one file
 under `methods/`; its module docstring gives the formulas and the spec section. `paper` fidelity is
 the default; `official_code` (set `fidelity: official_code` on the method's config entry) switches
-the options in the last column to the behaviour of BRL's released code (methods.md §2–3). Every
+the options in the last column to the behaviour of BRL's released code (docs/fidelity.md). Every
 option can also be set on its own through `options:`.
 
 | method | what | from | options changed by `official_code` |

@@ -1,4 +1,4 @@
-"""Multi-stream ensembles: weighted fusion of saved test probabilities (spec: training.md §7).
+"""Multi-stream ensembles: weighted fusion of saved test probabilities (docs/evaluation.md).
 
 p_ens = Σ_s w_s · p̄_s / Σ_s w_s, with p̄_s the 10-clip-averaged probabilities of stream s. The
 official code omits the division; argmax is the same either way, but ECE and NLL need normalised
@@ -28,7 +28,7 @@ import numpy as np
 
 from benchmark.metrics import compute_metrics, load_counts_csv
 
-#: default fusion weights per ensemble name (training.md §7; official code / pyskl / BRL README)
+#: default fusion weights per ensemble name (docs/evaluation.md; official code / pyskl / BRL README)
 ENSEMBLES: Dict[str, Dict[str, float]] = {
     "2s": {"j": 1, "b": 1},
     "4s": {"j": 2, "b": 2, "jm": 1, "bm": 1},
@@ -54,7 +54,7 @@ def default_weights(name: str, dataset: Optional[str] = None) -> Dict[str, float
 
 
 def fuse(probs_list: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
-    """p_ens = Σ_s w_s p_s / Σ_s w_s (training.md §7). All arrays must share the shape (N, C)."""
+    """p_ens = Σ_s w_s p_s / Σ_s w_s (docs/evaluation.md). All arrays must share the shape (N, C)."""
     if len(probs_list) == 0:
         raise EnsembleError("nothing to fuse: no stream probabilities given")
     if len(probs_list) != len(weights):

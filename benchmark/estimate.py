@@ -1,4 +1,4 @@
-"""Compute estimate: GPU-hours a config's grid needs (issue 6, workflow.md §4).
+"""Compute estimate: GPU-hours a config's grid needs (issue 6, docs/workflow.md).
 
     python -m benchmark.estimate --configfile config/paper.yaml [--throughput bench.json]
 
@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import yaml
 
-#: classes, layout, and official test-set sizes (training.md §6.1) per dataset and benchmark
+#: classes, layout, and official test-set sizes (docs/evaluation.md) per dataset and benchmark
 DATASET_FACTS = {
     "ntu60": {"num_classes": 60, "layout": "ntu25", "test": {"xsub": 16487, "xview": 18932}},
     "ntu120": {"num_classes": 120, "layout": "ntu25", "test": {"xsub": 50919, "xset": 59477}},
@@ -30,7 +30,7 @@ DATASET_FACTS = {
     "kinetics": {"num_classes": 400, "layout": "coco17", "test": {"default": 19796}, "train_natural": 240436},
     "synthetic": {"num_classes": None, "layout": "ntu25", "test": {}},
 }
-#: pyskl's inference benchmark, samples/s at T = 100, batch 16, RTX 2080 Ti (training.md §12.2)
+#: pyskl's inference benchmark, samples/s at T = 100, batch 16, RTX 2080 Ti (docs/training.md)
 PUBLISHED_INFER = {"stgcnpp": 476.0, "ctrgcn": 353.0, "msg3d": 111.0}
 TRAIN_COST_FACTOR = 3.0      # a training step costs about three forward passes
 

@@ -1,19 +1,19 @@
-"""Evaluation metrics on 10-clip-averaged test probabilities (spec: training.md §9, datasets.md §9).
+"""Evaluation metrics on 10-clip-averaged test probabilities (docs/evaluation.md).
 
 :func:`compute_metrics` is the one entry point the engine and the ensemble CLI call; it returns a
 plain, JSON-serialisable dict (Python floats/ints/None and lists of them). All accuracies are
 fractions in [0, 1] (the report multiplies by 100).
 
-Conventions (training.md §9):
+Conventions (docs/evaluation.md):
 
 - per-class accuracy a_c = correct_c / N^test_c; classes without test samples are excluded
   (stored as ``None``) from every class average, never counted as 0;
-- Many / Medium / Few use the *training* counts (> 100, 20–100, < 20; datasets.md §9.1); an empty
+- Many / Medium / Few use the *training* counts (> 100, 20–100, < 20; docs/evaluation.md); an empty
   group (e.g. Many on NW-UCLA-LT) is ``None``, never 0;
 - head / middle / tail thirds use the frequency rank: ranks 0…⌊C/3⌋−1, the middle, the last ⌊C/3⌋;
 - the ten groups are consecutive chunks of the frequency rank (benchmark.data.splits.ten_group_index);
   a group's error is the mean of its classes' errors; the Fig. 7 head/middle/tail errors are the mean
-  per-class error over the member classes of groups 1–3 / 4–7 / 8–10 (training.md §9.4);
+  per-class error over the member classes of groups 1–3 / 4–7 / 8–10 (docs/evaluation.md);
 - top-1 ties resolve to the lowest class index (as ``argmax``); top-k uses the same tie rule;
 - ECE uses 15 equal bins ((b−1)/15, b/15] on the confidence max_c p_c; class-balanced ECE weights
   each sample by 1/N^test_{y_i} (normalised to sum 1); NLL clamps p_y at 1e−12.
@@ -83,7 +83,7 @@ def check_inputs(probs: np.ndarray, labels: np.ndarray, train_counts: Optional[n
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise MetricsError(f"{where}: row {i} sums to {sums[i]:.6f}, not 1; normalise the probabilities "
-                           "(ensembles divide by the sum of weights, training.md §7)")
+                           "(ensembles divide by the sum of weights, docs/evaluation.md)")
     if train_counts is not None:
         train_counts = np.asarray(train_counts)
         if train_counts.shape != (c,):
@@ -106,7 +106,7 @@ def true_class_rank(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def topk_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
-    """Fraction of samples with y among the k largest p (training.md §9.1); k is capped at C."""
+    """Fraction of samples with y among the k largest p (docs/evaluation.md); k is capped at C."""
     probs, labels, _ = check_inputs(probs, labels)
     return float((true_class_rank(probs, labels) < min(k, probs.shape[1])).mean())
 
@@ -121,7 +121,7 @@ def per_class_accuracy(correct: np.ndarray, labels: np.ndarray, num_classes: int
 
 def ece_from(confidence: np.ndarray, correct: np.ndarray, weights: Optional[np.ndarray] = None,
              n_bins: int = N_ECE_BINS) -> float:
-    """Σ_b W_b · |acc_w(B_b) − conf_w(B_b)| with bins ((b−1)/n, b/n] (training.md §9.1).
+    """Σ_b W_b · |acc_w(B_b) − conf_w(B_b)| with bins ((b−1)/n, b/n] (docs/evaluation.md).
 
     With ``weights=None`` every sample weighs 1/N (plain ECE); otherwise weights are normalised to
     sum 1 (class-balanced ECE passes 1/N^test_y). Σ_b |Σ_{i∈B_b} w_i (correct_i − q_i)| is the same sum."""
@@ -188,7 +188,7 @@ def fig7_parts(group10: np.ndarray) -> List[np.ndarray]:
 
 def compute_metrics(probs: np.ndarray, labels: np.ndarray, train_counts: np.ndarray,
                     where: str = "test probabilities") -> Dict[str, object]:
-    """All metrics of training.md §9.1 for one run or fused ensemble.
+    """All metrics of docs/evaluation.md for one run or fused ensemble.
 
     ``probs`` (N, C) normalised test probabilities (clip-averaged), ``labels`` (N,) ints,
     ``train_counts`` (C,) the training-list count n_c of each class (defines the groups).

@@ -1,4 +1,4 @@
-"""Statistics over seeds and paired comparisons between methods (spec: training.md §10).
+"""Statistics over seeds and paired comparisons between methods (docs/evaluation.md).
 
 - :func:`mean_std`: mean ± sample standard deviation (ddof = 1) over seeds.
 - :func:`paired_seed_test`: per-seed differences d_s = A(s) − B(s), their mean and std, the count of
@@ -48,7 +48,7 @@ def mean_std(values: Iterable[Optional[float]]) -> Dict[str, object]:
 
 
 def paired_seed_test(a: Mapping[int, Optional[float]], b: Mapping[int, Optional[float]]) -> Dict[str, object]:
-    """Paired comparison by seed index of metric values ``a[seed]`` and ``b[seed]`` (training.md §10.1).
+    """Paired comparison by seed index of metric values ``a[seed]`` and ``b[seed]`` (docs/evaluation.md).
 
     Only seeds present (and not None) in both are used."""
     seeds = sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None)
@@ -83,7 +83,7 @@ def paired_bootstrap(labels: np.ndarray, correct_a: np.ndarray, correct_b: np.nd
                      train_counts: Optional[np.ndarray] = None, metrics: Sequence[str] = BOOTSTRAP_METRICS,
                      n_resamples: int = N_RESAMPLES, seed: int = 0, ci: float = 0.95,
                      num_classes: Optional[int] = None) -> Dict[str, Dict[str, object]]:
-    """Class-stratified paired bootstrap of the seed-averaged difference A − B (training.md §10.2).
+    """Class-stratified paired bootstrap of the seed-averaged difference A − B (docs/evaluation.md).
 
     ``correct_a`` and ``correct_b`` are boolean arrays (S, N): top-1 correctness of each seed's run
     on the same N test samples (paired by seed index, same sample order as ``labels``). Returns per

@@ -1,4 +1,4 @@
-"""Post-hoc logit adjustment (Menon et al., ICLR 2021; methods.md §4.1). Beyond the paper.
+"""Post-hoc logit adjustment (Menon et al., ICLR 2021; docs/methods.md). Beyond the paper.
 
 No training: starts from the final plain-CE model and predicts with softmax(z − τ·log π), τ = 1.
 (Choosing τ on a validation split is the workflow's job: pass ``tau`` as an option.)

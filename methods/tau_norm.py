@@ -1,4 +1,4 @@
-"""τ-normalised classifier (Kang et al., ICLR 2020; methods.md §4.2). Beyond the paper.
+"""τ-normalised classifier (Kang et al., ICLR 2020; docs/methods.md). Beyond the paper.
 
 No training: takes the final plain-CE model and replaces each class vector by w_c/‖w_c‖^τ with the
 bias dropped (set to 0); τ = 1 by default (a validation grid is the workflow's job).
@@ -22,7 +22,7 @@ STAGE1 = "ce"
 
 
 def tau_normalize_(linear: nn.Linear, tau: float) -> None:
-    """w̃_c = w_c/‖w_c‖^τ, bias set to zero, in place (methods.md §4.2)."""
+    """w̃_c = w_c/‖w_c‖^τ, bias set to zero, in place (docs/methods.md)."""
     with torch.no_grad():
         norms = linear.weight.norm(dim=1, keepdim=True).clamp_min(1e-12)
         linear.weight.div_(norms.pow(tau))

@@ -1,4 +1,4 @@
-"""Weight balancing, stage 1 (Alshammari et al., CVPR 2022; methods.md §4.3). Beyond the paper.
+"""Weight balancing, stage 1 (Alshammari et al., CVPR 2022; docs/methods.md). Beyond the paper.
 
 Plain CE with a tuned, larger weight decay (5·10⁻³, the reference demo's value) on every parameter.
 The second stage (frozen backbone, CB classifier, MaxNorm) is ``wb_stage2``.

@@ -199,7 +199,7 @@ def test_a_new_method_file_joins_the_workflow_without_other_edits(tmp_path):
 
 def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     """Interrupt the workflow during training (as Ctrl-C does), run it again: the trainer resumes
-    from the last epoch checkpoint instead of starting over (workflow.md §8)."""
+    from the last epoch checkpoint instead of starting over (docs/workflow.md)."""
     import os
     import signal
     import time

@@ -1,4 +1,4 @@
-"""Long-tailed split construction and class groups (spec: datasets.md §8–9).
+"""Long-tailed split construction and class groups (docs/datasets.md).
 
 - :func:`lt_profile`: n_c = floor(n_max · r^(−c/(C−1))), computed as int(n_max · (1/r)^(c/(C−1)))
   so values never land just below an integer.
@@ -23,7 +23,7 @@ class SplitError(ValueError):
 
 
 def lt_profile(num_classes: int, n_max: int, ratio: float) -> np.ndarray:
-    """Exponential class-size profile (datasets.md §8.1); class 0 is the head."""
+    """Exponential class-size profile (docs/datasets.md); class 0 is the head."""
     if num_classes < 2:
         return np.array([n_max], dtype=np.int64)
     return np.array([int(n_max * (1.0 / ratio) ** (c / (num_classes - 1))) for c in range(num_classes)],
@@ -32,7 +32,7 @@ def lt_profile(num_classes: int, n_max: int, ratio: float) -> np.ndarray:
 
 def build_lt_split(names: Sequence[str], labels: Sequence[int], num_classes: int, n_max: int,
                    ratio: float, seed: int = 0) -> List[str]:
-    """Select the LT training list from an ordered source list (datasets.md §8.2).
+    """Select the LT training list from an ordered source list (docs/datasets.md).
 
     ``names``/``labels`` are the benchmark's full training split in source order."""
     names = list(names)
@@ -102,12 +102,12 @@ def frequency_rank(counts: np.ndarray) -> np.ndarray:
 
 
 def shot_group(n: int) -> str:
-    """Many if n > 100, Medium if 20 <= n <= 100, Few if n < 20 (datasets.md §9.1)."""
+    """Many if n > 100, Medium if 20 <= n <= 100, Few if n < 20 (docs/evaluation.md)."""
     return "many" if n > 100 else ("medium" if n >= 20 else "few")
 
 
 def ten_group_index(counts: np.ndarray, num_groups: int = 10) -> np.ndarray:
-    """Group index 0..9 per class: consecutive chunks of the frequency rank (datasets.md §9.2)."""
+    """Group index 0..9 per class: consecutive chunks of the frequency rank (docs/evaluation.md)."""
     counts = np.asarray(counts)
     c = len(counts)
     rank = frequency_rank(counts)

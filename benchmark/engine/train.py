@@ -3,7 +3,7 @@
 Data stay on the device as one padded tensor per split; every batch is sampled, augmented and
 turned into its stream there (benchmark.data.transforms). The loop checkpoints atomically after
 every runner epoch into a folder that is *not* a declared workflow output, so a killed run resumes
-from its last completed epoch (workflow.md §8). Final outputs are written last and atomically.
+from its last completed epoch (docs/workflow.md). Final outputs are written last and atomically.
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def _bar(iterable, progress: bool, **kw):
 
 def _step_generator(seed: int, step: int, device: torch.device, salt: int = 0) -> torch.Generator:
     """A generator seeded from (run seed, global iteration): batch-level draws are reproducible and
-    independent of how the run was interrupted (training.md §2.10)."""
+    independent of how the run was interrupted (docs/training.md)."""
     g = torch.Generator(device=device)
     g.manual_seed((seed * 1_000_003 + step * 7919 + salt) % (2 ** 63 - 1))
     return g
@@ -131,7 +131,7 @@ def resolve_split(ds: CanonicalDataset, benchmark: str, split_file: Optional[Pat
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, method, split: SplitTensors, spec: RunSpec, layout, num_clips: int,
              device: torch.device, progress: bool = False, desc: str = "test") -> Tuple[np.ndarray, np.ndarray]:
-    """Deterministic multi-clip test: per-clip test_probs averaged over clips (training.md §6).
+    """Deterministic multi-clip test: per-clip test_probs averaged over clips (docs/evaluation.md).
 
     Returns (probs (N, C), clip_logits (N, K, C))."""
     model.eval()

@@ -1,4 +1,4 @@
-"""Report figures as deterministic inline SVG (spec: workflow.md §10).
+"""Report figures as deterministic inline SVG (docs/workflow.md).
 
 Every figure goes through :func:`to_svg`, which fixes what would otherwise vary between renders:
 the SVG id salt (set per figure from its key, so ids are also unique across the figures of one

@@ -11,7 +11,7 @@ rule train:
         spec=run_spec,
         args=train_args,
         # Resumable state lives outside the declared outputs, which Snakemake deletes on
-        # failure and before a rerun (workflow.md §8).
+        # failure and before a rerun (docs/workflow.md).
         ckpt="results/ckpt/{split}/{backbone}/{method}/{stream}/seed{seed}",
         out="results/runs/{split}/{backbone}/{method}/{stream}/seed{seed}",
     resources:

@@ -1,4 +1,4 @@
-"""The documented generic dataset format, plus checks shared by every reader (datasets.md §6.6, §11).
+"""The documented generic dataset format, plus checks shared by every reader (docs/datasets.md).
 
 Generic format: a folder (the dataset's ``root``) holding
 
@@ -34,7 +34,7 @@ _RESERVED = {"name", "label", "frames", "persons", "order"}
 # --------------------------------------------------------------------------- shared checks
 
 def check_sample(x: np.ndarray, where: str, num_node: int, channels: Optional[int] = None) -> np.ndarray:
-    """Return ``x`` as float32 (M, T, V, C) after the checks of datasets.md §11.
+    """Return ``x`` as float32 (M, T, V, C) after the checks of docs/datasets.md.
 
     Errors name ``where`` (file and sample): wrong rank, wrong joint or channel count, no person,
     an empty sequence (T = 0; T = 1 is valid), NaN or ±inf coordinates."""
@@ -61,7 +61,7 @@ def check_sample(x: np.ndarray, where: str, num_node: int, channels: Optional[in
 
 
 def resolve_layout(layout: Union[str, Mapping, Layout, None], default: Optional[str] = None) -> Layout:
-    """A built-in layout name, a custom layout dict (datasets.md §6.6), or a Layout."""
+    """A built-in layout name, a custom layout dict (docs/datasets.md), or a Layout."""
     if isinstance(layout, Layout):
         return layout
     if layout is None:
