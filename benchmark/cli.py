@@ -20,29 +20,11 @@ from pathlib import Path
 from typing import List, Optional
 
 
-METHODS_MD_HEADER = """# Registered methods
-
-Generated with `python -m benchmark methods --markdown > docs/methods.md`. Each method is one file
-under `methods/`; its module docstring gives the formulas and the spec section. `paper` fidelity is
-the default; `official_code` (set `fidelity: official_code` on the method's config entry) switches
-the options in the last column to the behaviour of BRL's released code (docs/fidelity.md). Every
-option can also be set on its own through `options:`.
-
-| method | what | from | options changed by `official_code` |
-|---|---|---|---|"""
-
-
 def methods_markdown() -> str:
-    """The methods table of docs/methods.md, built from the registry (imports every method)."""
-    import methods
+    """The generated part of docs/methods.md (see benchmark.docs_methods)."""
+    from benchmark.docs_methods import methods_markdown as generate
 
-    rows = [METHODS_MD_HEADER]
-    for name in methods.available_methods():
-        cls = methods.get_method(name)
-        diff = ", ".join(f"`{k}`: {cls.DEFAULTS.get(k)!r} → {v!r}" for k, v in cls.OFFICIAL_CODE.items()) or "—"
-        stage = f" (starts from `{cls.STAGE1}`)" if cls.STAGE1 else ""
-        rows.append(f"| `{name}` | {cls.DESCRIPTION}{stage} | {cls.PAPER} | {diff} |")
-    return "\n".join(rows) + "\n"
+    return generate()
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
@@ -50,6 +32,11 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
     if args.markdown:
         sys.stdout.write(methods_markdown())
+        return 0
+    if args.update_docs:
+        from benchmark.docs_methods import DOC, update_docs
+
+        print(f"{DOC}: {'updated' if update_docs() else 'already current'}")
         return 0
     index = methods.method_index()
     rows = [(n, i.get("version", ""), i.get("paper", ""), i.get("description", "")) for n, i in sorted(index.items())]
@@ -118,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("methods", help="list registered methods")
     s.add_argument("--json", action="store_true")
-    s.add_argument("--markdown", action="store_true", help="the table of docs/methods.md")
+    s.add_argument("--markdown", action="store_true", help="the generated part of docs/methods.md")
+    s.add_argument("--update-docs", action="store_true", help="rewrite the generated part of docs/methods.md")
     s.set_defaults(fn=cmd_methods)
 
     s = sub.add_parser("models", help="list registered backbones")

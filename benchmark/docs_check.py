@@ -31,7 +31,7 @@ _SEC = r"§\s?\d+(?:\.\d+)*"
 SECTION_CHAIN = (rf"{_SEC}(?:\s*[–-]\s*§?\s?\d+(?:\.\d+)*|\s*(?:,|/|and|&)\s*{_SEC})*"
                  r"(?:\s+(?:steps?|items?)\s+\d+(?:\s*[–/-]\s*\d+)?)?")
 SPEC_FILES = ("methods", "training", "datasets", "backbones", "workflow", "brl_paper")
-QUALIFIED = re.compile(rf"(?:\bspec:?\s*)?(?<![\w/.-])({'|'.join(SPEC_FILES)})\.md(?:\s*({SECTION_CHAIN}))?")
+QUALIFIED = re.compile(rf"(?:\bspec:?\s*)?(?<![\w/.\"'-])({'|'.join(SPEC_FILES)})\.md(?:\s*({SECTION_CHAIN}))?")
 BARE = re.compile(rf"(?:\bspec:?\s*)?({SECTION_CHAIN})")
 MD_REF = re.compile(r"(?<![\w/.-])((?:\.\./|\./)?[\w./-]*\w\.md)\b")
 FLAG = re.compile(r"(?<![\w-])F(\d{1,2})(?:\s*[–-]\s*F(\d{1,2}))?(?![\w])")
@@ -131,7 +131,7 @@ def problems(files: Optional[Iterable[str]] = None, root: Path = REPO) -> List[T
                 out.append((f, i, f"numbered section reference: {line.strip()[:100]}"))
             for m in MD_REF.finditer(line):
                 ref = m.group(1)
-                if "://" in line[max(0, m.start() - 60):m.start()]:
+                if "//" in ref or "://" in line[max(0, m.start() - 200):m.start() + 3]:
                     continue                                  # part of a URL
                 if not _md_exists(ref, f, root):
                     out.append((f, i, f"'{ref}' is not a file of this repository"))
