@@ -279,7 +279,8 @@ def _bootstrap(ra, rb, seeds, cache, n_resamples, seed, metrics):
     counts = np.asarray(counts) if counts is not None else None
     ok = [m for m in metrics if m in ("top1", "balanced_acc") or counts is not None]
     res = paired_bootstrap(ref[0], np.stack(ca), np.stack(cb), counts, metrics=ok, n_resamples=n_resamples,
-                           seed=seed, num_classes=len(counts) if counts is not None else None)
+                           seed=seed, num_classes=len(counts) if counts is not None else None,
+                           groups=ra[seeds[0]].metrics.get("groups"))
     return res, "" if len(ok) == len(metrics) else "no train_counts: group metrics not bootstrapped"
 
 

@@ -74,7 +74,8 @@ def cmd_split(args: argparse.Namespace) -> int:
 
     build_split(data_dir=Path(args.data), benchmark=args.benchmark, n_max=args.n_max, ratio=args.ratio,
                 split_list=Path(args.split_list) if args.split_list else None, out=Path(args.out),
-                counts_out=Path(args.counts), seed=args.seed)
+                counts_out=Path(args.counts), seed=args.seed,
+                thresholds=json.loads(args.thresholds) if args.thresholds else None)
     return 0
 
 
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratio", help="imbalance ratio, or 'natural' to keep the training split as it is")
     s.add_argument("--split-list", help="an official list to use as is (e.g. NTU60_xsub_exp_100.txt)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--thresholds", help='Many/Few thresholds as JSON, e.g. {"many": 0.5, "few": 0.1, "relative": true}')
     s.add_argument("--out", required=True)
     s.add_argument("--counts", required=True)
     s.set_defaults(fn=cmd_split)

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from benchmark.metrics import compute_metrics, load_counts_csv
+from benchmark.metrics import compute_metrics, load_counts_csv, load_groups_csv
 
 #: default fusion weights per ensemble name (docs/evaluation.md; official code / pyskl / BRL README)
 ENSEMBLES: Dict[str, Dict[str, float]] = {
@@ -182,7 +182,8 @@ def run_ensemble(runs: Sequence[Path], streams: Sequence[str], weights: Optional
                                     "an ensemble fuses streams of one method and seed")
     probs = fuse([d["probs"] for d in data], weights)
     train_counts = load_counts_csv(counts, probs.shape[1])
-    metrics = compute_metrics(probs, data[0]["labels"], train_counts, where=f"ensemble {out}")
+    metrics = compute_metrics(probs, data[0]["labels"], train_counts, where=f"ensemble {out}",
+                              groups=load_groups_csv(counts))
 
     run_fields["stream"] = f"ens-{name}"
     metas = [m.get("meta", {}) for m in members]

@@ -24,6 +24,10 @@ ENGINE_VERSION = "1"
 DATA_VERSION = "1"
 
 
+#: readers that take the dataset's ``layout`` as an option (the others know their layout)
+LAYOUT_READERS = ("generic",)
+
+
 class WorkflowConfigError(ValueError):
     pass
 
@@ -36,6 +40,8 @@ class SplitDef:
     ratio: str                 # "10", "100" or "natural"
     n_max: Optional[int]
     split_list: Optional[str]
+    #: the dataset's Many/Few thresholds as canonical JSON ('' = the defaults 100 / 20)
+    thresholds: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,15 @@ def dataset_options(config: Dict[str, Any], ds_id: str) -> Dict[str, Any]:
 
     ``<id>_<option>`` at the top level, for an option ending in ``_root`` (e.g.
     ``--config kinetics_kpfile_root=/data/k400/kpfiles``), replaces ``options.<option>``."""
-    opts = dict(config["datasets"][ds_id].get("options", {}) or {})
+    d = config["datasets"][ds_id]
+    opts = dict(d.get("options", {}) or {})
+    if d.get("layout") is not None and d["source"] in LAYOUT_READERS:
+        # the dataset's layout (a built-in name or a custom mapping) is the reader's layout option
+        if "layout" in opts and opts["layout"] != d["layout"]:
+            raise WorkflowConfigError(f"dataset '{ds_id}': layout is given twice (datasets.{ds_id}.layout and "
+                                      f"datasets.{ds_id}.options.layout) with different values; keep "
+                                      f"datasets.{ds_id}.layout only")
+        opts["layout"] = d["layout"]
     prefix = f"{ds_id}_"
     for key, value in config.items():
         if key.startswith(prefix) and key.endswith("_root") and key != f"{ds_id}_root" and value:
@@ -141,7 +155,9 @@ def splits(config: Dict[str, Any]) -> Dict[str, SplitDef]:
                 if bench not in n_max:
                     raise WorkflowConfigError(f"dataset '{ds_id}': lt.n_max has no entry for benchmark '{bench}'")
                 n_max = n_max[bench]
-            out[sid] = SplitDef(sid, ds_id, bench, ratio, n_max, split_list)
+            th = d.get("thresholds")
+            out[sid] = SplitDef(sid, ds_id, bench, ratio, n_max, split_list,
+                                json.dumps(th, sort_keys=True, separators=(",", ":")) if th else "")
     return out
 
 

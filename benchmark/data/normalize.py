@@ -66,17 +66,23 @@ def prenorm3d(x: np.ndarray, layout: Layout, center_joint: Optional[int] = None,
     if c is None:
         raise DatasetError(f"layout '{layout.name}' declares no translation centre (norm_center)")
     x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 4 or x.shape[-1] != 3 or x.shape[2] != layout.num_node:
-        raise DatasetError(f"{where}: prenorm3d expects (M, T, {layout.num_node}, 3), got {x.shape}")
+    if x.ndim != 4 or x.shape[-1] not in (3, 4) or x.shape[2] != layout.num_node:
+        raise DatasetError(f"{where}: prenorm3d expects (M, T, {layout.num_node}, 3) or, with a confidence "
+                           f"channel, (M, T, {layout.num_node}, 4), got {x.shape}")
     if not x.any():                                   # step 1: an all-zero array is returned unchanged
         return x.astype(np.float32)
+    # A 4th channel (xyz+score) is a confidence: it follows the frame selection and the person swap
+    # but is never translated or rotated.
+    extra = x[..., 3:]
+    x = x[..., :3]
     # step 2: main person and empty frames (a person is absent in a frame if all-close to 0)
     present = ~np.all(np.isclose(x, 0.0), axis=(2, 3))                  # (M, T)
     if x.shape[0] > 1 and present[1].sum() > present[0].sum():
-        x = x[:, present[1]]
+        x, extra = x[:, present[1]], extra[:, present[1]]
         x[[0, 1]] = x[[1, 0]]
+        extra[[0, 1]] = extra[[1, 0]]
     else:
-        x = x[:, present[0]]
+        x, extra = x[:, present[0]], extra[:, present[0]]
     if x.shape[1] == 0:
         raise DatasetError(f"{where}: neither person 0 nor person 1 appears in any frame")
     # step 3: translate by the main person's centre joint in the first kept frame; zero joints stay zero
@@ -87,6 +93,8 @@ def prenorm3d(x: np.ndarray, layout: Layout, center_joint: Optional[int] = None,
     x = x @ align_to(x[0, 0, b] - x[0, 0, a], np.array([0.0, 0.0, 1.0])).T
     a, b = layout.shoulders
     x = x @ align_to(x[0, 0, b] - x[0, 0, a], np.array([1.0, 0.0, 0.0])).T
+    if extra.shape[-1]:
+        x = np.concatenate([x, extra], axis=-1)
     return x.astype(np.float32)
 
 

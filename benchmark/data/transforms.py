@@ -26,6 +26,8 @@ Coordinates (``coords``):
   act on x, y only; a bone/skip's score is the mean of its two joints' scores (a self pair keeps
   its own); a motion's score is the mean of the scores at t and t+1 (docs/datasets.md).
 - ``"xy"``: C = 2, both channels are coordinates.
+- ``"xyz+score"``: C = 4, channels (x, y, z, confidence) (e.g. a Kinect tracking state or a 3D
+  pose estimator's score). Coordinates are treated as "xyz", the score channel as in "xy+score".
 
 Augmentation modes (:class:`AugmentConfig`):
 
@@ -56,7 +58,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 STREAMS = ("j", "b", "k", "jm", "bm", "km")
-COORDS = ("xyz", "xy+score", "xy")
+COORDS = ("xyz", "xy+score", "xy", "xyz+score")
+#: channels per joint of each coordinate format
+COORD_CHANNELS = {"xyz": 3, "xy+score": 3, "xy": 2, "xyz+score": 4}
 AUG_MODES = ("3d", "2d")
 
 
@@ -293,10 +297,26 @@ def _check_stream(stream: str) -> None:
 def _check_coords(coords: str, c: int) -> None:
     if coords not in COORDS:
         raise TransformError(f"unknown coords '{coords}'; available: {', '.join(COORDS)}")
-    need = 2 if coords == "xy" else 3
+    need = COORD_CHANNELS[coords]
     if c != need:
         raise TransformError(f"coords '{coords}' needs C = {need} channels, the data has C = {c}; "
                              "check the dataset's meta.json 'coords'")
+
+
+def _geo_channels(coords: str) -> int:
+    """Coordinate channels (3 for xyz formats, 2 for xy formats); any further channel is a score."""
+    return 3 if coords.startswith("xyz") else 2
+
+
+def _has_score(coords: str) -> bool:
+    return coords.endswith("+score")
+
+
+def aug_mode(coords: str) -> str:
+    """The augmentation mode a coordinate format takes: "3d" for xyz / xyz+score, "2d" otherwise."""
+    if coords not in COORDS:
+        raise TransformError(f"unknown coords '{coords}'; available: {', '.join(COORDS)}")
+    return "3d" if coords.startswith("xyz") else "2d"
 
 
 @lru_cache(maxsize=None)
@@ -322,8 +342,9 @@ def _spatial(x: "torch.Tensor", base: str, layout: Layout, coords: str) -> "torc
     partner = torch.as_tensor(_partner_index(layout, base), device=x.device)
     other = x.index_select(-2, partner)
     out = x - other
-    if coords == "xy+score":
-        out = torch.cat([out[..., :2], (x[..., 2:] + other[..., 2:]) / 2], dim=-1)
+    if _has_score(coords):
+        g = _geo_channels(coords)
+        out = torch.cat([out[..., :g], (x[..., g:] + other[..., g:]) / 2], dim=-1)
     return out
 
 
@@ -333,8 +354,9 @@ def _motion(cur: "torch.Tensor", nxt: "torch.Tensor", last: "torch.Tensor", coor
     import torch
 
     m = nxt - cur
-    if coords == "xy+score":
-        m = torch.cat([m[..., :2], (cur[..., 2:] + nxt[..., 2:]) / 2], dim=-1)
+    if _has_score(coords):
+        g = _geo_channels(coords)
+        m = torch.cat([m[..., :g], (cur[..., g:] + nxt[..., g:]) / 2], dim=-1)
     return m.masked_fill(last, 0.0)
 
 
@@ -378,7 +400,7 @@ def apply_augmentation(x: "torch.Tensor", aug: Optional[Tuple["torch.Tensor", "t
                              f"expected ({b}, 3, 3) and ({b},) for a batch of {b}")
     mats = mats.to(device=x.device, dtype=x.dtype)
     flip = flip.to(device=x.device)
-    nc = 3 if coords == "xyz" else 2
+    nc = _geo_channels(coords)
     lead = x.shape[1:-1]
     flat = x.reshape(b, -1, x.shape[-1])                               # (B, P, C)
     geo = torch.bmm(flat[..., :nc], mats[:, :nc, :nc].transpose(1, 2))   # row vectors: p′ᵀ = pᵀ·Mᵀ

@@ -218,7 +218,7 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
     sch = spec.schedule
     total = ctx.total_iters if ctx.runner_epochs > 0 else 0
     aug_cfg = T.AugmentConfig(scale=spec.augment.scale, rotate=spec.augment.rotate, flip_p=spec.augment.flip_p,
-                              mode="2d" if ds.meta.coords != "xyz" else "3d")
+                              mode=T.aug_mode(ds.meta.coords))
     optimizer = torch.optim.SGD(method.param_groups(model, sch.weight_decay), lr=sch.lr0, momentum=sch.momentum,
                                 nesterov=sch.nesterov)
     log: List[Dict] = []
@@ -297,7 +297,11 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
     test_seconds = time.time() - t_test
     from benchmark.metrics import compute_metrics
 
-    metrics = compute_metrics(probs, test.labels, np.bincount(train.labels, minlength=ds.meta.num_classes))
+    from benchmark.data.splits import DEFAULT_GROUPS, counts_path_for_split, groups_from_counts_csv
+
+    groups = groups_from_counts_csv(counts_path_for_split(split_file)) if split_file else DEFAULT_GROUPS
+    metrics = compute_metrics(probs, test.labels, np.bincount(train.labels, minlength=ds.meta.num_classes),
+                              groups=groups)
     n_train_clips = ctx.runner_epochs * ctx.iters_per_epoch * sch.batch_size
     record = {
         "run": {"dataset": spec.dataset, "benchmark": spec.benchmark, "split": spec.split_id,

@@ -540,7 +540,7 @@ def render_report(inputs: ReportInputs) -> List[Path]:
             for sh in ("many", "medium", "few"):
                 cls = counts[counts["shot"] == sh].sort_values("rank")
                 rng_txt = "–" if cls.empty else f"{int(cls['count'].max())} … {int(cls['count'].min())}"
-                shot_rows.append([figures.SHOT_LABELS[sh], str(len(cls)), rng_txt])
+                shot_rows.append([figures.shot_labels(counts)[sh], str(len(cls)), rng_txt])
         backbones = []
         for (backbone,), b_sum in _groups(s_sum, ["backbone"]):
             bkey = slug(split, backbone)

@@ -63,6 +63,8 @@ def split_args(wildcards):
         args += f" --n-max {s.n_max}"
     if s.split_list:
         args += f" --split-list {s.split_list}"
+    if s.thresholds:
+        args += f" --thresholds '{s.thresholds}'"
     return args
 
 
