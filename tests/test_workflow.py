@@ -178,7 +178,7 @@ def test_a_new_method_file_joins_the_workflow_without_other_edits(tmp_path):
     cfg["streams"] = ["j"]
     cfg["ensembles"] = {}
     cfg_path = _write(tmp_path, cfg)
-    env = dict(**__import__("os").environ, PYTHONPATH=str(copy))
+    env = dict(__import__("os").environ, PYTHONPATH=str(copy))
     cmd = [sys.executable, "-m", "snakemake", "-n", "--workflow-profile", "none", "--snakefile",
            str(copy / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(cfg_path)]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
