@@ -111,3 +111,26 @@ def test_kinetics_keypoint_folder_from_the_command_line(clone, tmp_path):
     out = _snakemake(clone, ["-n", "-p", "--configfile", "config/kinetics.yaml", "--config", f"kinetics_root={root}"])
     assert '"kpfile_root": "kpfiles"' in out             # relative: follows kinetics_root
 
+
+
+def test_relative_kpfile_root_is_inside_root(tmp_path, monkeypatch):
+    """kpfile_root: kpfiles (as in the configs) means <root>/kpfiles wherever the workflow runs."""
+    import pickle
+
+    import numpy as np
+
+    from benchmark.data.readers import read_dataset
+
+    root = tmp_path / "k400"
+    (root / "my_kp").mkdir(parents=True)
+    kp = {"vidA": {"keypoint": np.ones((2, 17, 3), np.float16)}}
+    (root / "my_kp" / "part_0.pkl").write_bytes(pickle.dumps(kp))
+    ann = {"frame_dir": "vidA", "label": 0, "img_shape": (360, 640), "original_shape": (360, 640),
+           "total_frames": 2, "raw_file": "part_0.pkl", "frame_inds": np.array([0, 1]),
+           "box_score": np.array([0.9, 0.9]), "valid": {0.5: 2}}
+    (root / "k400_hrnet.pkl").write_bytes(pickle.dumps({"split": {"train": ["vidA"], "val": []}, "annotations": [ann]}))
+    elsewhere = tmp_path / "workdir"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    raw = read_dataset("pyskl_hrnet", root, "kinetics", kpfile_root="my_kp")
+    assert list(raw.table["name"]) == ["vidA"]
