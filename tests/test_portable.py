@@ -75,9 +75,10 @@ def test_nw_ucla_alone_from_paper_config(clone, tmp_path):
     counts = _counts(out)
     assert counts["prepare"] == 1 and counts["split"] == 1, counts
     assert "--dataset nw_ucla" in out and "results/splits/nw_ucla_default_lt10.txt" in out
+    assert "runs/nw_ucla_default_lt10/" in out
     for other in ("ntu60", "ntu120", "kinetics"):
         assert f"--dataset {other}" not in out and f"results/splits/{other}_" not in out
-        assert f"results/runs/{other}_" not in out
+        assert f"runs/{other}_" not in out
 
 
 def test_missing_root_reported_only_for_selected(clone, tmp_path):
