@@ -1,6 +1,6 @@
 # LT-Skeleton Bench: root entry point.
 # An `include` alone would lose rule all's default_target (snakemake#2773), so this file
-# declares its own default rule (spec: workflow.md §2).
+# declares its own default rule (docs/workflow.md).
 include: "workflow/Snakefile"
 
 

@@ -1,4 +1,4 @@
-"""Tables across runs and seeds (spec: training.md §10, workflow.md §4 rule ``aggregate``).
+"""Tables across runs and seeds (docs/evaluation.md, docs/workflow.md rule ``aggregate``).
 
     python -m benchmark.aggregate --runs-root results/runs --out results/tables
 
@@ -11,7 +11,7 @@ reads every ``metrics.json`` under the runs root (training runs and ensembles) a
 - ``pairwise.csv``: each method against ``ce`` and against ``brl`` (same split, backbone, stream and
   selection rule) and each ``official_code`` method against its ``paper`` twin (method id without the
   ``_official`` suffix): per-seed paired differences + t-test, and the class-stratified paired
-  bootstrap from the runs' ``test_probs.npz`` (training.md §10). Metrics: top-1, balanced accuracy, Few.
+  bootstrap from the runs' ``test_probs.npz`` (docs/evaluation.md). Metrics: top-1, balanced accuracy, Few.
 
 Accuracies are fractions (the report shows percent).
 """
@@ -298,7 +298,8 @@ def _bootstrap(ra, rb, seeds, cache, n_resamples, seed, metrics):
     counts = np.asarray(counts) if counts is not None else None
     ok = [m for m in metrics if m in ("top1", "balanced_acc") or counts is not None]
     res = paired_bootstrap(ref[0], np.stack(ca), np.stack(cb), counts, metrics=ok, n_resamples=n_resamples,
-                           seed=seed, num_classes=len(counts) if counts is not None else None)
+                           seed=seed, num_classes=len(counts) if counts is not None else None,
+                           groups=ra[seeds[0]].metrics.get("groups"))
     return res, "" if len(ok) == len(metrics) else "no train_counts: group metrics not bootstrapped"
 
 

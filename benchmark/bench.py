@@ -1,4 +1,4 @@
-"""Throughput benchmark: ``python -m benchmark.bench`` (spec: training.md §12, backbones.md §7, §9).
+"""Throughput benchmark: ``python -m benchmark.bench`` (docs/training.md, docs/backbones.md).
 
 For each backbone (with a linear head) it prints training and inference samples per second and
 peak memory on the current device at the paper's clip length, plus the parameter count and the
@@ -13,7 +13,7 @@ MACs / FLOPs per clip, as a table and as JSON.
   includes the Python interpreter and every earlier backbone) — the ``peak_mem_kind`` field says
   which one a row holds.
 - MACs per clip (one sample, M = 2 persons) are counted with ``torch.utils.flop_counter`` on the
-  meta device (no arithmetic is done); MACs = FLOPs / 2, in the convention of backbones.md §0/§7.
+  meta device (no arithmetic is done); MACs = FLOPs / 2, in the convention of docs/backbones.md.
 
 ``run_benchmark`` is importable for other code (e.g. a compute estimate).
 """

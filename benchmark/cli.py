@@ -20,29 +20,11 @@ from pathlib import Path
 from typing import List, Optional
 
 
-METHODS_MD_HEADER = """# Registered methods
-
-Generated with `python -m benchmark methods --markdown > docs/methods.md`. Each method is one file
-under `methods/`; its module docstring gives the formulas and the spec section. `paper` fidelity is
-the default; `official_code` (set `fidelity: official_code` on the method's config entry) switches
-the options in the last column to the behaviour of BRL's released code (methods.md §2–3). Every
-option can also be set on its own through `options:`.
-
-| method | what | from | options changed by `official_code` |
-|---|---|---|---|"""
-
-
 def methods_markdown() -> str:
-    """The methods table of docs/methods.md, built from the registry (imports every method)."""
-    import methods
+    """The generated part of docs/methods.md (see benchmark.docs_methods)."""
+    from benchmark.docs_methods import methods_markdown as generate
 
-    rows = [METHODS_MD_HEADER]
-    for name in methods.available_methods():
-        cls = methods.get_method(name)
-        diff = ", ".join(f"`{k}`: {cls.DEFAULTS.get(k)!r} → {v!r}" for k, v in cls.OFFICIAL_CODE.items()) or "—"
-        stage = f" (starts from `{cls.STAGE1}`)" if cls.STAGE1 else ""
-        rows.append(f"| `{name}` | {cls.DESCRIPTION}{stage} | {cls.PAPER} | {diff} |")
-    return "\n".join(rows) + "\n"
+    return generate()
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
@@ -50,6 +32,11 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
     if args.markdown:
         sys.stdout.write(methods_markdown())
+        return 0
+    if args.update_docs:
+        from benchmark.docs_methods import DOC, update_docs
+
+        print(f"{DOC}: {'updated' if update_docs() else 'already current'}")
         return 0
     index = methods.method_index()
     rows = [(n, i.get("version", ""), i.get("paper", ""), i.get("description", "")) for n, i in sorted(index.items())]
@@ -92,7 +79,8 @@ def cmd_split(args: argparse.Namespace) -> int:
 
     build_split(data_dir=Path(args.data), benchmark=args.benchmark, n_max=args.n_max, ratio=args.ratio,
                 split_list=Path(args.split_list) if args.split_list else None, out=Path(args.out),
-                counts_out=Path(args.counts), seed=args.seed)
+                counts_out=Path(args.counts), seed=args.seed,
+                thresholds=json.loads(args.thresholds) if args.thresholds else None)
     return 0
 
 
@@ -125,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("methods", help="list registered methods")
     s.add_argument("--json", action="store_true")
-    s.add_argument("--markdown", action="store_true", help="the table of docs/methods.md")
+    s.add_argument("--markdown", action="store_true", help="the generated part of docs/methods.md")
+    s.add_argument("--update-docs", action="store_true", help="rewrite the generated part of docs/methods.md")
     s.set_defaults(fn=cmd_methods)
 
     s = sub.add_parser("models", help="list registered backbones")
@@ -147,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratio", help="imbalance ratio, or 'natural' to keep the training split as it is")
     s.add_argument("--split-list", help="an official list to use as is (e.g. NTU60_xsub_exp_100.txt)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--thresholds", help='Many/Few thresholds as JSON, e.g. {"many": 0.5, "few": 0.1, "relative": true}')
     s.add_argument("--out", required=True)
     s.add_argument("--counts", required=True)
     s.set_defaults(fn=cmd_split)

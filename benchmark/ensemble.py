@@ -1,4 +1,4 @@
-"""Multi-stream ensembles: weighted fusion of saved test probabilities (spec: training.md §7).
+"""Multi-stream ensembles: weighted fusion of saved test probabilities (docs/evaluation.md).
 
 p_ens = Σ_s w_s · p̄_s / Σ_s w_s, with p̄_s the 10-clip-averaged probabilities of stream s. The
 official code omits the division; argmax is the same either way, but ECE and NLL need normalised
@@ -25,9 +25,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from benchmark.io import atomic_write as atomic_write_bytes  # noqa: F401 (also used by report, aggregate)
-from benchmark.metrics import compute_metrics, load_counts_csv
+from benchmark.metrics import compute_metrics, load_counts_csv, load_groups_csv
 
-#: default fusion weights per ensemble name (training.md §7; official code / pyskl / BRL README)
+#: default fusion weights per ensemble name (docs/evaluation.md; official code / pyskl / BRL README)
 ENSEMBLES: Dict[str, Dict[str, float]] = {
     "2s": {"j": 1, "b": 1},
     "4s": {"j": 2, "b": 2, "jm": 1, "bm": 1},
@@ -53,7 +53,7 @@ def default_weights(name: str, dataset: Optional[str] = None) -> Dict[str, float
 
 
 def fuse(probs_list: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
-    """p_ens = Σ_s w_s p_s / Σ_s w_s (training.md §7). All arrays must share the shape (N, C)."""
+    """p_ens = Σ_s w_s p_s / Σ_s w_s (docs/evaluation.md). All arrays must share the shape (N, C)."""
     if len(probs_list) == 0:
         raise EnsembleError("nothing to fuse: no stream probabilities given")
     if len(probs_list) != len(weights):
@@ -165,7 +165,8 @@ def run_ensemble(runs: Sequence[Path], streams: Sequence[str], weights: Optional
                                     "an ensemble fuses streams of one method and seed")
     probs = fuse([d["probs"] for d in data], weights)
     train_counts = load_counts_csv(counts, probs.shape[1])
-    metrics = compute_metrics(probs, data[0]["labels"], train_counts, where=f"ensemble {out}")
+    metrics = compute_metrics(probs, data[0]["labels"], train_counts, where=f"ensemble {out}",
+                              groups=load_groups_csv(counts))
 
     run_fields["stream"] = f"ens-{name}"
     metas = [m.get("meta", {}) for m in members]

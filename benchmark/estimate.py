@@ -1,4 +1,4 @@
-"""Compute estimate: GPU-hours a config's grid needs (issue 6, workflow.md §4).
+"""Compute estimate: GPU-hours a config's grid needs (issue 6, docs/workflow.md).
 
     python -m benchmark.estimate --configfile config/paper.yaml [--throughput bench.json]
 
@@ -9,6 +9,11 @@ table: the JSON of ``python -m benchmark.bench --json`` measured on your GPU, or
 published pyskl inference speeds on an RTX 2080 Ti (training step ≈ 3 forward passes). Speeds are
 scaled linearly with clip length. It is an estimate: data loading, evaluation passes during
 training and checkpoints are not counted.
+
+Datasets other than the four built-in ones (your own ``generic`` data, or any dataset already
+prepared) take their class count, test-set size, layout and natural class counts from the data
+itself: the prepared copy in ``results/data/<dataset>/`` when it exists, else the generic format's
+``labels.csv`` under the dataset's root.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import yaml
 
-#: classes, layout, and official test-set sizes (training.md §6.1) per dataset and benchmark
+#: classes, layout, and official test-set sizes (docs/evaluation.md) per dataset and benchmark
 DATASET_FACTS = {
     "ntu60": {"num_classes": 60, "layout": "ntu25", "test": {"xsub": 16487, "xview": 18932}},
     "ntu120": {"num_classes": 120, "layout": "ntu25", "test": {"xsub": 50919, "xset": 59477}},
@@ -30,7 +35,7 @@ DATASET_FACTS = {
     "kinetics": {"num_classes": 400, "layout": "coco17", "test": {"default": 19796}, "train_natural": 240436},
     "synthetic": {"num_classes": None, "layout": "ntu25", "test": {}},
 }
-#: pyskl's inference benchmark, samples/s at T = 100, batch 16, RTX 2080 Ti (training.md §12.2)
+#: pyskl's inference benchmark, samples/s at T = 100, batch 16, RTX 2080 Ti (docs/training.md)
 PUBLISHED_INFER = {"stgcnpp": 476.0, "ctrgcn": 353.0, "msg3d": 111.0}
 TRAIN_COST_FACTOR = 3.0      # a training step costs about three forward passes
 
@@ -59,11 +64,56 @@ def throughput_table(path: Optional[Path]) -> Dict[str, dict]:
     return out
 
 
+def _facts_from_table(table, benchmarks, num_classes: int, layout) -> dict:
+    labels = table["label"].to_numpy(dtype=np.int64)
+    test, natural = {}, {}
+    for b in benchmarks:
+        if b not in table.columns:
+            continue
+        col = table[b].fillna("").astype(str).to_numpy()
+        test[b] = int((col == "test").sum())
+        natural[b] = np.bincount(labels[col == "train"], minlength=num_classes)
+    return {"num_classes": num_classes, "layout": layout, "test": test, "train_counts": natural}
+
+
+def dataset_facts(config: dict, ds_id: str, data_root: Path = Path("results/data")) -> dict:
+    """Classes, layout, test sizes (and natural training counts) of one dataset of the config.
+
+    Built-in facts for ntu60 / ntu120 / nw_ucla / kinetics / synthetic; otherwise read from the
+    prepared dataset (``results/data/<id>``) or from a generic dataset's ``labels.csv``."""
+    import pandas as pd
+
+    import benchmark.workflow as bw
+
+    d = config["datasets"][ds_id]
+    if ds_id in DATASET_FACTS and d.get("source") != "generic":
+        return DATASET_FACTS[ds_id]
+    prepared = Path(data_root) / ds_id
+    if (prepared / "meta.json").exists() and (prepared / "table.csv").exists():
+        meta = json.loads((prepared / "meta.json").read_text())
+        table = pd.read_csv(prepared / "table.csv", dtype={"name": str}, keep_default_na=False)
+        layout = (meta.get("extra") or {}).get("layout_spec") or meta.get("layout")
+        return _facts_from_table(table, meta.get("benchmarks", d["benchmarks"]), int(meta["num_classes"]), layout)
+    if d.get("source") == "generic":
+        opts = bw.dataset_options(config, ds_id)
+        root = Path(bw.dataset_root(config, ds_id) or ".")
+        path = root / opts.get("label_file", "labels.csv")
+        if not path.exists():
+            return {}
+        table = pd.read_csv(path, dtype={"name": str}, keep_default_na=False)
+        n_cls = int(opts.get("num_classes") or int(table["label"].max()) + 1)
+        return _facts_from_table(table, d["benchmarks"], n_cls, opts.get("layout"))
+    return DATASET_FACTS.get(ds_id, {})
+
+
 def class_counts(run, facts: dict) -> Optional[np.ndarray]:
     from benchmark.data.splits import lt_profile
 
     c = facts.get("num_classes")
     if run.split.ratio == "natural":
+        natural = (facts.get("train_counts") or {}).get(run.split.benchmark)
+        if natural is not None:
+            return np.asarray(natural)
         n = facts.get("train_natural")
         return None if not (c and n) else np.full(c, n // c)     # flat stand-in: natural counts unknown here
     if c is None or run.split.n_max is None:
@@ -71,11 +121,16 @@ def class_counts(run, facts: dict) -> Optional[np.ndarray]:
     return lt_profile(c, int(run.split.n_max), float(run.split.ratio))
 
 
-def run_volume(run, config: dict, counts: np.ndarray) -> Dict[str, float]:
+def _layout(spec):
+    from benchmark.data.readers.generic import resolve_layout
+
+    return resolve_layout(spec or "ntu25")
+
+
+def run_volume(run, config: dict, counts: np.ndarray, facts: Optional[dict] = None) -> Dict[str, float]:
     """Training clips (sampler × schedule) and test clips of one run."""
     import methods
     from methods._base import MethodContext
-    from benchmark.graphs import get_layout
 
     from benchmark import recipes
 
@@ -86,8 +141,8 @@ def run_volume(run, config: dict, counts: np.ndarray) -> Dict[str, float]:
     sched, options = r["schedule"], r["method_options"]
     cls = methods.get_method(run.method.name)
     epochs, repeat = cls.schedule(int(sched.get("runner_epochs", 24)), int(sched.get("repeat", 5)))
-    facts = DATASET_FACTS.get(run.split.dataset, {})
-    ctx = MethodContext(num_classes=len(counts), class_counts=counts, layout=get_layout(facts.get("layout", "ntu25")),
+    facts = facts if facts is not None else DATASET_FACTS.get(run.split.dataset, {})
+    ctx = MethodContext(num_classes=len(counts), class_counts=counts, layout=_layout(facts.get("layout")),
                         iters_per_epoch=1, runner_epochs=max(epochs, 1), repeat=repeat,
                         batch_size=int(sched.get("batch_size", 128)), seed=0, fidelity=run.method.fidelity,
                         lt_profile={"n_max": run.split.n_max, "ratio": run.split.ratio}, stream=run.stream)
@@ -106,13 +161,16 @@ def estimate(config: dict, speeds: Dict[str, dict]) -> dict:
 
     rows = []
     skipped = set()
+    facts_of: Dict[str, dict] = {}
     for run in bw.runs(config):
-        facts = DATASET_FACTS.get(run.split.dataset, {})
+        if run.split.dataset not in facts_of:
+            facts_of[run.split.dataset] = dataset_facts(config, run.split.dataset)
+        facts = facts_of[run.split.dataset]
         counts = class_counts(run, facts)
         if counts is None or run.backbone not in speeds:
             skipped.add(run.split.dataset if counts is None else run.backbone)
             continue
-        v = run_volume(run, config, counts)
+        v = run_volume(run, config, counts, facts)
         sp = speeds[run.backbone]
         scale = sp["clip_len"] / v["clip_len"]          # linear in clip length
         hours = (v["train_clips"] / (sp["train"] * scale) + v["test_clips"] / (sp["infer"] * scale)) / 3600

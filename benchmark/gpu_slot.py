@@ -1,15 +1,15 @@
 """GPU slot allocator: lease n GPUs with node-local file locks, then exec the command.
 
-Usage (every GPU rule, workflow.md §5.2)::
+Usage (every GPU rule, docs/workflow.md)::
 
     python -m benchmark.gpu_slot --n {resources.gpu} [--log FILE] -- python -m benchmark.train ...
 
-Snakemake's ``gpu`` resource is only a counter; it never assigns a device (workflow.md §5.1).
+Snakemake's ``gpu`` resource is only a counter; it never assigns a device (docs/workflow.md).
 This wrapper does, as follows:
 
 1. **Pass-through**: inside a SLURM allocation (``SLURM_JOB_ID`` set) the command runs unchanged:
    the scheduler already set ``CUDA_VISIBLE_DEVICES`` and renumbers devices from 0 per job, so a
-   node-local lock on "0" would wrongly serialise independent jobs sharing a node (§5.3).
+   node-local lock on "0" would wrongly serialise independent jobs sharing a node (docs/workflow.md).
    ``--n 0`` runs the command with ``CUDA_VISIBLE_DEVICES=""``, i.e. deliberately on CPU.
 2. **Pool**: ``LTBENCH_GPU_IDS`` (comma-separated; empty counts as unset), else the
    ``CUDA_VISIBLE_DEVICES`` of the environment (set but empty = no GPUs), else
@@ -27,7 +27,7 @@ This wrapper does, as follows:
    free the GPU when killed while the training still ran.)
 5. The leased ids are logged (stderr and ``--log``).
 
-Never import torch here: CUDA reads ``CUDA_VISIBLE_DEVICES`` once, at initialisation (§5.2 item 6).
+Never import torch here: CUDA reads ``CUDA_VISIBLE_DEVICES`` once, at initialisation (docs/workflow.md).
 For in-process use call :func:`acquire` before torch is imported and keep the returned
 :class:`Lease` alive.
 """
@@ -80,7 +80,7 @@ def query_nvidia_smi(timeout: float = 20.0) -> List[str]:
 
 def gpu_pool(env: Optional[Mapping[str, str]] = None,
              smi: Callable[[], List[str]] = query_nvidia_smi) -> tuple:
-    """(ids, source): the GPU ids this workflow may use, by preference (workflow.md §5.2 item 2)."""
+    """(ids, source): the GPU ids this workflow may use, by preference (docs/workflow.md)."""
     env = os.environ if env is None else env
     explicit = env.get(ENV_IDS, "")
     if explicit.strip():

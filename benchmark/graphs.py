@@ -2,7 +2,7 @@
 
 Every component (the backbones' adjacency, the bone/skip streams, the flip augmentation and
 rebalanced partial mixup) reads its joint tables from a :class:`Layout` defined here
-(spec: datasets.md §6). Pure Python + numpy; importing this module never imports torch.
+(docs/datasets.md). Pure Python + numpy; importing this module never imports torch.
 """
 from __future__ import annotations
 
@@ -49,13 +49,13 @@ class Layout:
 
     @property
     def skip_pairs(self) -> Tuple[Pair, ...]:
-        """Grandparent pairs derived from the bone tree by the rule of datasets.md §6."""
+        """Grandparent pairs derived from the bone tree by the rule of docs/datasets.md."""
         return derive_skip_pairs(self.bone_pairs, self.skip_root if self.skip_root is not None else self.center,
                                  self.num_node)
 
     @property
     def lambda_x(self) -> float:
-        """Share of joints that RPM keeps from the first sample: |U| / V (methods.md §1.2)."""
+        """Share of joints that RPM keeps from the first sample: |U| / V (docs/methods.md)."""
         return len(self.upper) / self.num_node
 
     def pairs_for(self, stream: str) -> Optional[Tuple[Pair, ...]]:
@@ -69,7 +69,7 @@ class Layout:
 # --------------------------------------------------------------------------- helpers
 
 def _edge_matrix(links: Sequence[Pair], num_node: int) -> np.ndarray:
-    """E(links): E[j, i] = 1 for every pair (i, j) (datasets.md §6.5, note the transposition)."""
+    """E(links): E[j, i] = 1 for every pair (i, j) (docs/datasets.md, note the transposition)."""
     e = np.zeros((num_node, num_node), dtype=np.float64)
     for i, j in links:
         e[j, i] = 1.0
@@ -110,7 +110,7 @@ def k_hop_adjacency(layout: Layout, k: int) -> np.ndarray:
 
 
 def build_adjacency(layout: Layout, mode: str) -> np.ndarray:
-    """Adjacency stacks of datasets.md §6.5: ``spatial`` (3,V,V), ``binary_adj`` (1,V,V),
+    """Adjacency stacks of docs/datasets.md: ``spatial`` (3,V,V), ``binary_adj`` (1,V,V),
     ``stgcn_spatial`` (3,V,V)."""
     v = layout.num_node
     if mode == "spatial":
@@ -139,7 +139,7 @@ def build_adjacency(layout: Layout, mode: str) -> np.ndarray:
 
 def derive_skip_pairs(bone_pairs: Sequence[Pair], root: int, num_node: int) -> Tuple[Pair, ...]:
     """Skip (grandparent) pairs: re-root the bone tree at ``root``; k_v = j_v - j_parent(parent(v)),
-    with a zero (self) pair for the root and its children (methods.md §1.5)."""
+    with a zero (self) pair for the root and its children (docs/methods.md)."""
     neighbours: Dict[int, List[int]] = {v: [] for v in range(num_node)}
     for v, u in bone_pairs:
         if v != u:
@@ -211,7 +211,7 @@ def _pairs(text: str) -> Tuple[Pair, ...]:
 # --------------------------------------------------------------------------- the four layouts
 # NTU-25 (Kinect v2). The graph attaches hand tip and thumb both to the hand (21->7, 22->7, ...)
 # while the bone pairs chain tip -> thumb -> hand (21->22->7): a deliberate inconsistency inherited
-# from pyskl; pyskl-trained numbers depend on both, so both are kept as listed (datasets.md §6.1).
+# from pyskl; pyskl-trained numbers depend on both, so both are kept as listed (docs/datasets.md).
 NTU25 = Layout(
     name="ntu25", num_node=25, center=20,
     inward=_pairs("(0,1) (1,20) (2,20) (3,2) (4,20) (5,4) (6,5) (7,6) (8,20) (9,8) (10,9) (11,10) (12,0) "
@@ -258,7 +258,7 @@ COCO17 = Layout(
 )
 
 # OpenPose-18: the bone tree is rooted at the nose (0) but skip pairs use the tree re-rooted at
-# the neck (1), the graph centre (datasets.md §6.4).
+# the neck (1), the graph centre (docs/datasets.md).
 OPENPOSE18 = Layout(
     name="openpose18", num_node=18, center=1,
     inward=_pairs("(4,3) (3,2) (7,6) (6,5) (13,12) (12,11) (10,9) (9,8) (11,5) (8,2) (5,1) (2,1) (0,1) "
@@ -284,7 +284,7 @@ def get_layout(name: str) -> Layout:
 
 
 def layout_from_dict(spec: dict) -> Layout:
-    """A user-declared layout (datasets.md §6.6), e.g. from a generic dataset's config."""
+    """A user-declared layout (docs/datasets.md), e.g. from a generic dataset's config."""
     v = int(spec["num_node"])
     inward = tuple(tuple(p) for p in spec["inward"])
     center = int(spec["center"])

@@ -1,19 +1,20 @@
-"""Evaluation metrics on 10-clip-averaged test probabilities (spec: training.md §9, datasets.md §9).
+"""Evaluation metrics on 10-clip-averaged test probabilities (docs/evaluation.md).
 
 :func:`compute_metrics` is the one entry point the engine and the ensemble CLI call; it returns a
 plain, JSON-serialisable dict (Python floats/ints/None and lists of them). All accuracies are
 fractions in [0, 1] (the report multiplies by 100).
 
-Conventions (training.md §9):
+Conventions (docs/evaluation.md):
 
 - per-class accuracy a_c = correct_c / N^test_c; classes without test samples are excluded
   (stored as ``None``) from every class average, never counted as 0;
-- Many / Medium / Few use the *training* counts (> 100, 20–100, < 20; datasets.md §9.1); an empty
-  group (e.g. Many on NW-UCLA-LT) is ``None``, never 0;
+- Many / Medium / Few use the *training* counts (> 100, 20–100, < 20 by default, or the dataset's own
+  thresholds, recorded under ``groups``; docs/evaluation.md); an empty group (e.g. Many on
+  NW-UCLA-LT) is ``None``, never 0;
 - head / middle / tail thirds use the frequency rank: ranks 0…⌊C/3⌋−1, the middle, the last ⌊C/3⌋;
 - the ten groups are consecutive chunks of the frequency rank (benchmark.data.splits.ten_group_index);
   a group's error is the mean of its classes' errors; the Fig. 7 head/middle/tail errors are the mean
-  per-class error over the member classes of groups 1–3 / 4–7 / 8–10 (training.md §9.4);
+  per-class error over the member classes of groups 1–3 / 4–7 / 8–10 (docs/evaluation.md);
 - top-1 ties resolve to the lowest class index (as ``argmax``); top-k uses the same tie rule;
 - ECE uses 15 equal bins ((b−1)/15, b/15] on the confidence max_c p_c; class-balanced ECE weights
   each sample by 1/N^test_{y_i} (normalised to sum 1); NLL clamps p_y at 1e−12.
@@ -28,7 +29,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from benchmark.data.splits import frequency_rank, shot_group, ten_group_index
+from benchmark.data.splits import DEFAULT_GROUPS, GroupThresholds, frequency_rank, ten_group_index
 
 N_ECE_BINS = 15
 NLL_FLOOR = 1e-12
@@ -83,7 +84,7 @@ def check_inputs(probs: np.ndarray, labels: np.ndarray, train_counts: Optional[n
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise MetricsError(f"{where}: row {i} sums to {sums[i]:.6f}, not 1; normalise the probabilities "
-                           "(ensembles divide by the sum of weights, training.md §7)")
+                           "(ensembles divide by the sum of weights, docs/evaluation.md)")
     if train_counts is not None:
         train_counts = np.asarray(train_counts)
         if train_counts.shape != (c,):
@@ -106,7 +107,7 @@ def true_class_rank(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def topk_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
-    """Fraction of samples with y among the k largest p (training.md §9.1); k is capped at C."""
+    """Fraction of samples with y among the k largest p (docs/evaluation.md); k is capped at C."""
     probs, labels, _ = check_inputs(probs, labels)
     return float((true_class_rank(probs, labels) < min(k, probs.shape[1])).mean())
 
@@ -121,7 +122,7 @@ def per_class_accuracy(correct: np.ndarray, labels: np.ndarray, num_classes: int
 
 def ece_from(confidence: np.ndarray, correct: np.ndarray, weights: Optional[np.ndarray] = None,
              n_bins: int = N_ECE_BINS) -> float:
-    """Σ_b W_b · |acc_w(B_b) − conf_w(B_b)| with bins ((b−1)/n, b/n] (training.md §9.1).
+    """Σ_b W_b · |acc_w(B_b) − conf_w(B_b)| with bins ((b−1)/n, b/n] (docs/evaluation.md).
 
     With ``weights=None`` every sample weighs 1/N (plain ECE); otherwise weights are normalised to
     sum 1 (class-balanced ECE passes 1/N^test_y). Σ_b |Σ_{i∈B_b} w_i (correct_i − q_i)| is the same sum."""
@@ -187,11 +188,13 @@ def fig7_parts(group10: np.ndarray) -> List[np.ndarray]:
 
 
 def compute_metrics(probs: np.ndarray, labels: np.ndarray, train_counts: np.ndarray,
-                    where: str = "test probabilities") -> Dict[str, object]:
-    """All metrics of training.md §9.1 for one run or fused ensemble.
+                    where: str = "test probabilities",
+                    groups: Optional[GroupThresholds] = None) -> Dict[str, object]:
+    """All metrics of docs/evaluation.md for one run or fused ensemble.
 
     ``probs`` (N, C) normalised test probabilities (clip-averaged), ``labels`` (N,) ints,
-    ``train_counts`` (C,) the training-list count n_c of each class (defines the groups).
+    ``train_counts`` (C,) the training-list count n_c of each class (defines the groups);
+    ``groups`` the Many/Few thresholds (default 100 / 20), stored in the output under ``groups``.
     Returns a JSON-serialisable dict; see :data:`SCALAR_METRICS` plus the lists ``per_class_acc``,
     ``group10_error``, ``train_counts``, ``test_counts`` and the group sizes ``n_many`` … ``n_few``.
     """
@@ -203,7 +206,8 @@ def compute_metrics(probs: np.ndarray, labels: np.ndarray, train_counts: np.ndar
     valid = ~np.isnan(acc)
     test_counts = np.bincount(labels, minlength=c)
 
-    shots = np.array([shot_group(int(x)) for x in counts])
+    groups = groups or DEFAULT_GROUPS
+    shots = np.array([groups.shot(int(x)) for x in counts])
     group_acc = {g: _nanmean(acc[shots == g]) for g in ("many", "medium", "few")}
 
     order = frequency_rank(counts)                      # class ids, head first
@@ -254,8 +258,16 @@ def compute_metrics(probs: np.ndarray, labels: np.ndarray, train_counts: np.ndar
         "per_class_acc": [None if np.isnan(a) else float(a) for a in acc],
         "train_counts": [int(x) for x in counts],
         "test_counts": [int(x) for x in test_counts],
+        "groups": groups.to_dict(),
     }
     return {k: (_f(v) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def load_groups_csv(path) -> GroupThresholds:
+    """The Many/Few thresholds a split's ``*_counts.csv`` was written with (defaults if not recorded)."""
+    from benchmark.data.splits import groups_from_counts_csv
+
+    return groups_from_counts_csv(path)
 
 
 def correct_per_class(correct: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -287,5 +299,5 @@ def load_counts_csv(path, num_classes: Optional[int] = None) -> np.ndarray:
 __all__: Sequence[str] = (
     "SCALAR_METRICS", "MetricsError", "compute_metrics", "topk_accuracy", "per_class_accuracy", "ece_from",
     "reliability_bins", "confusion_matrix", "thirds", "fig7_parts", "correct_per_class", "load_counts_csv",
-    "check_inputs", "true_class_rank", "bin_index",
+    "check_inputs", "true_class_rank", "bin_index", "load_groups_csv",
 )

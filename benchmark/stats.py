@@ -1,4 +1,4 @@
-"""Statistics over seeds and paired comparisons between methods (spec: training.md §10).
+"""Statistics over seeds and paired comparisons between methods (docs/evaluation.md).
 
 - :func:`mean_std`: mean ± sample standard deviation (ddof = 1) over seeds.
 - :func:`paired_seed_test`: per-seed differences d_s = A(s) − B(s), their mean and std, the count of
@@ -48,7 +48,7 @@ def mean_std(values: Iterable[Optional[float]]) -> Dict[str, object]:
 
 
 def paired_seed_test(a: Mapping[int, Optional[float]], b: Mapping[int, Optional[float]]) -> Dict[str, object]:
-    """Paired comparison by seed index of metric values ``a[seed]`` and ``b[seed]`` (training.md §10.1).
+    """Paired comparison by seed index of metric values ``a[seed]`` and ``b[seed]`` (docs/evaluation.md).
 
     Only seeds present (and not None) in both are used."""
     seeds = sorted(s for s in set(a) & set(b) if a[s] is not None and b[s] is not None)
@@ -68,7 +68,8 @@ def paired_seed_test(a: Mapping[int, Optional[float]], b: Mapping[int, Optional[
     return out
 
 
-def _group_mask(metric: str, train_counts: Optional[np.ndarray], c: int) -> Optional[np.ndarray]:
+def _group_mask(metric: str, train_counts: Optional[np.ndarray], c: int,
+                groups: Optional[Mapping[str, float]] = None) -> Optional[np.ndarray]:
     if metric in ("top1", "balanced_acc"):
         return None
     if train_counts is None:
@@ -76,19 +77,23 @@ def _group_mask(metric: str, train_counts: Optional[np.ndarray], c: int) -> Opti
     t = np.asarray(train_counts)
     if t.shape != (c,):
         raise ValueError(f"train_counts has shape {t.shape}, expected ({c},)")
-    return {"many": t > 100, "medium": (t >= 20) & (t <= 100), "few": t < 20}[metric]
+    hi = float((groups or {}).get("many_above", 100))    # the run's Many/Few thresholds (metrics "groups")
+    lo = float((groups or {}).get("few_below", 20))
+    return {"many": t > hi, "medium": (t >= lo) & (t <= hi), "few": t < lo}[metric]
 
 
 def paired_bootstrap(labels: np.ndarray, correct_a: np.ndarray, correct_b: np.ndarray,
                      train_counts: Optional[np.ndarray] = None, metrics: Sequence[str] = BOOTSTRAP_METRICS,
                      n_resamples: int = N_RESAMPLES, seed: int = 0, ci: float = 0.95,
-                     num_classes: Optional[int] = None) -> Dict[str, Dict[str, object]]:
-    """Class-stratified paired bootstrap of the seed-averaged difference A − B (training.md §10.2).
+                     num_classes: Optional[int] = None,
+                     groups: Optional[Mapping[str, float]] = None) -> Dict[str, Dict[str, object]]:
+    """Class-stratified paired bootstrap of the seed-averaged difference A − B (docs/evaluation.md).
 
     ``correct_a`` and ``correct_b`` are boolean arrays (S, N): top-1 correctness of each seed's run
     on the same N test samples (paired by seed index, same sample order as ``labels``). Returns per
     metric {"diff" (on the original sample), "lo", "hi", "significant", "n_resamples"}; a metric whose
-    class group is empty gives None values."""
+    class group is empty gives None values. ``groups``: the Many/Few thresholds of the runs
+    ({"many_above", "few_below"}, as stored in their metrics; default 100 / 20)."""
     labels = np.asarray(labels, dtype=np.int64)
     ca = np.atleast_2d(np.asarray(correct_a, dtype=bool))
     cb = np.atleast_2d(np.asarray(correct_b, dtype=bool))
@@ -103,7 +108,7 @@ def paired_bootstrap(labels: np.ndarray, correct_a: np.ndarray, correct_b: np.nd
     else:
         c = int(labels.max()) + 1
     n_test = np.bincount(labels, minlength=c).astype(np.float64)
-    masks = {m: _group_mask(m, train_counts, c) for m in metrics}
+    masks = {m: _group_mask(m, train_counts, c, groups) for m in metrics}
     # classes entering each metric's class average (top1 pools samples instead)
     members = {m: (n_test > 0) if mk is None else ((n_test > 0) & mk) for m, mk in masks.items()}
 

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import methods as methods_pkg
 from benchmark import recipes
+from benchmark.data.lt_lists import OfficialListError, resolve_split_list
 
 STREAMS = ("j", "b", "k", "jm", "bm", "km")
 DEFAULT_ENSEMBLES = {
@@ -29,6 +30,8 @@ DATA_VERSION = "1"
 #: shell metacharacters, no path separators, not starting with a dot or dash.
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RESERVED_EXPERIMENTS = ("data", "splits")     # shared folders beside the experiments in results/
+#: readers that take the dataset's ``layout`` as an option (the others know their layout)
+LAYOUT_READERS = ("generic",)
 
 
 class WorkflowConfigError(ValueError):
@@ -68,6 +71,8 @@ class SplitDef:
     ratio: str                 # "10", "100" or "natural"
     n_max: Optional[int]
     split_list: Optional[str]
+    #: the dataset's Many/Few thresholds as canonical JSON ('' = the defaults 100 / 20)
+    thresholds: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,51 @@ def dataset_root(config: Dict[str, Any], ds_id: str) -> Optional[str]:
     return config.get(f"{ds_id}_root") or config["datasets"][ds_id].get("root")
 
 
+def dataset_options(config: Dict[str, Any], ds_id: str) -> Dict[str, Any]:
+    """Reader options of one dataset, with command-line path overrides applied.
+
+    ``<id>_<option>`` at the top level, for an option ending in ``_root`` (e.g.
+    ``--config kinetics_kpfile_root=/data/k400/kpfiles``), replaces ``options.<option>``."""
+    d = config["datasets"][ds_id]
+    opts = dict(d.get("options", {}) or {})
+    if d.get("layout") is not None and d["source"] in LAYOUT_READERS:
+        # the dataset's layout (a built-in name or a custom mapping) is the reader's layout option
+        if "layout" in opts and opts["layout"] != d["layout"]:
+            raise WorkflowConfigError(f"dataset '{ds_id}': layout is given twice (datasets.{ds_id}.layout and "
+                                      f"datasets.{ds_id}.options.layout) with different values; keep "
+                                      f"datasets.{ds_id}.layout only")
+        opts["layout"] = d["layout"]
+    prefix = f"{ds_id}_"
+    for key, value in config.items():
+        if key.startswith(prefix) and key.endswith("_root") and key != f"{ds_id}_root" and value:
+            opts[key[len(prefix):]] = value
+    return opts
+
+
+def selected_datasets(config: Dict[str, Any]) -> List[str]:
+    """Datasets whose splits appear in the selected grid (``select_tables`` / ``select_datasets``)."""
+    only = _csv(config.get("select_datasets"))
+    if only:
+        unknown = sorted(set(only) - set(config["datasets"]))
+        if unknown:
+            raise WorkflowConfigError(f"select_datasets: unknown dataset(s) {unknown}; available: "
+                                      f"{sorted(config['datasets'])}")
+    sp = splits(config)
+    used = {sp[s].dataset for g in table_grids(config).values() for s in g["splits"]}
+    return sorted(used)
+
+
+def selected_splits(config: Dict[str, Any]) -> Dict[str, "SplitDef"]:
+    """The splits the selected grid uses: only their prepare/split jobs enter the DAG."""
+    sp = splits(config)
+    used = {s for g in table_grids(config).values() for s in g["splits"]}
+    return {k: v for k, v in sp.items() if k in used}
+
+
 def check_roots(config: Dict[str, Any]) -> None:
-    for ds_id, d in config["datasets"].items():
+    """Every selected dataset's raw data path exists (unselected datasets are not checked)."""
+    for ds_id in selected_datasets(config):
+        d = config["datasets"][ds_id]
         if d["source"] == "synthetic":
             continue
         root = dataset_root(config, ds_id)
@@ -132,13 +180,18 @@ def splits(config: Dict[str, Any]) -> Dict[str, SplitDef]:
         for bench in d["benchmarks"]:
             ratio = _ratio_str(lt.get("ratio"))
             sid = f"{ds_id}_{bench}_{'natural' if ratio == 'natural' else 'lt' + ratio}"
-            lists = lt.get("split_list") or {}
+            try:    # 'official' -> the packaged list for this benchmark and ratio, or a path
+                split_list = resolve_split_list(ds_id, d, bench)
+            except OfficialListError as e:
+                raise WorkflowConfigError(str(e)) from e
             n_max = lt.get("n_max")
             if isinstance(n_max, dict):
                 if bench not in n_max:
                     raise WorkflowConfigError(f"dataset '{ds_id}': lt.n_max has no entry for benchmark '{bench}'")
                 n_max = n_max[bench]
-            out[sid] = SplitDef(sid, ds_id, bench, ratio, n_max, lists.get(bench))
+            th = d.get("thresholds")
+            out[sid] = SplitDef(sid, ds_id, bench, ratio, n_max, split_list,
+                                json.dumps(th, sort_keys=True, separators=(",", ":")) if th else "")
     return out
 
 

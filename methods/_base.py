@@ -5,7 +5,7 @@ A method subclasses :class:`Method` and overrides only what it changes:
 =====================  ===========================================================================
 hook                   default
 =====================  ===========================================================================
-``build_head``         linear head, N(0, 0.01²) weights, zero bias (methods.md §0.5)
+``build_head``         linear head, N(0, 0.01²) weights, zero bias (docs/methods.md)
 ``epoch_indices``      instance-balanced sampler: R passes of the training list, shuffled together
 ``transform_batch``    no mixing: targets (y, y, λ = 1)
 ``loss``               cross-entropy on the mixed targets, batch mean (BM)
@@ -42,7 +42,7 @@ class MethodContext:
     """Everything a method may know about the run it is part of."""
 
     num_classes: int
-    class_counts: np.ndarray          # n_c of the training list actually used (paper mode, §0.2)
+    class_counts: np.ndarray          # n_c of the training list actually used (paper mode, docs/methods.md)
     layout: Any                       # benchmark.graphs.Layout
     iters_per_epoch: int              # I: iterations per runner epoch
     runner_epochs: int                # E_run
@@ -65,7 +65,7 @@ class MethodContext:
         return self.runner_epochs * self.repeat
 
     def switch_iter(self, fraction: float) -> int:
-        """t_s = floor(φ · T_tot) (methods.md §0.4)."""
+        """t_s = floor(φ · T_tot) (docs/methods.md)."""
         return int(math.floor(fraction * self.total_iters))
 
     def epoch_of(self, step: int) -> int:
@@ -86,7 +86,7 @@ class Targets:
 
 
 class LinearHead(nn.Module):
-    """Linear classifier on pooled features; N(0, 0.01²) weights, zero bias (methods.md §0.5)."""
+    """Linear classifier on pooled features; N(0, 0.01²) weights, zero bias (docs/methods.md)."""
 
     def __init__(self, in_dim: int, num_classes: int, dropout: float = 0.0):
         super().__init__()
@@ -104,7 +104,7 @@ def mixed_cross_entropy(logits: torch.Tensor, t: Targets, class_weights: Optiona
     """ℓ_i = λ_i·w_{y_a}·CE(z_i, y_a) + (1 − λ_i)·w_{y_b}·CE(z_i, y_b).
 
     ``batch_mean`` (BM) divides by B; ``weighted_mean`` (WM) is λ·WM(y_a) + (1−λ)·WM(y_b) with
-    each WM normalised by its own Σ w (methods.md §0.3 and F11)."""
+    each WM normalised by its own Σ w (docs/methods.md and F11)."""
     logp = F.log_softmax(logits, dim=1)
     ce_a = -logp.gather(1, t.y_a[:, None]).squeeze(1)
     ce_b = -logp.gather(1, t.y_b[:, None]).squeeze(1)
@@ -134,7 +134,7 @@ class Method:
     PAPER: ClassVar[str] = ""
     #: option name -> default; config overrides are checked against these keys.
     DEFAULTS: ClassVar[Dict[str, Any]] = {}
-    #: option values that the ``official_code`` preset sets (fidelity flags, methods.md §2).
+    #: option values that the ``official_code`` preset sets (fidelity flags, docs/fidelity.md).
     OFFICIAL_CODE: ClassVar[Dict[str, Any]] = {}
     #: name of the method whose final model this one starts from (two-stage and post-hoc
     #: methods). Declare it also as a module-level literal ``STAGE1 = "ce"`` so the workflow can

@@ -1,6 +1,6 @@
 """Pure formulas shared by the methods: class counts, class weights, margins, label rules, losses.
 
-Every function cites the section of ``methods.md`` (spec) or the paper equation it implements.
+Every function names the paper equation it implements; docs/methods.md explains each formula.
 Count/weight functions work on numpy arrays (float64, as the spec's worked numbers were computed);
 loss functions work on torch tensors and return *per-sample* losses so that one reduction helper
 (:func:`mixed_reduce`) serves every method, mixed labels included.
@@ -19,9 +19,9 @@ from methods._base import MethodConfigError, MethodContext, Targets
 REDUCTIONS = ("batch_mean", "weighted_mean")
 
 
-# ====================================================================== class counts (§0.2, F7)
+# ====================================================================== class counts (docs/methods.md, F7)
 def formula_counts(num_classes: int, n_max: float, ratio: float) -> np.ndarray:
-    """n_c = ⌊n_max · IF^(−c/(C−1))⌋ (methods.md §0.2); same arithmetic as benchmark.data.splits.lt_profile."""
+    """n_c = ⌊n_max · IF^(−c/(C−1))⌋ (docs/methods.md); same arithmetic as benchmark.data.splits.lt_profile."""
     from benchmark.data.splits import lt_profile
     return lt_profile(int(num_classes), int(n_max), float(ratio)).astype(np.int64)
 
@@ -54,11 +54,11 @@ def has_formula_profile(ctx: MethodContext) -> bool:
 
 def resolve_counts(ctx: MethodContext, source: str = "actual", *, method: str = "",
                    clamp_min: Optional[int] = None) -> np.ndarray:
-    """Class counts a method uses: ``actual`` (paper mode, §0.2) or ``formula`` (official_code, F7).
+    """Class counts a method uses: ``actual`` (paper mode, docs/methods.md) or ``formula`` (official_code, F7).
 
     ``formula`` needs ``ctx.lt_profile['n_max']``; without it (natural long tail, e.g. K400) the
     actual counts are used, as the official code has no counts there either. Zero counts are an
-    error unless ``clamp_min`` is given (Balanced Softmax / LA clamp counts to ≥ 1, §3.10)."""
+    error unless ``clamp_min`` is given (Balanced Softmax / LA clamp counts to ≥ 1, docs/methods.md)."""
     counts = np.asarray(ctx.class_counts, dtype=np.int64).reshape(-1)
     if counts.shape[0] != ctx.num_classes:
         raise MethodConfigError(f"method '{method}': class_counts has {counts.shape[0]} entries but the "
@@ -85,7 +85,7 @@ def resolve_counts(ctx: MethodContext, source: str = "actual", *, method: str = 
 
 
 def frequency_rank(counts: np.ndarray) -> np.ndarray:
-    """Class indices by count, descending, ties by ascending index (methods.md §0.2)."""
+    """Class indices by count, descending, ties by ascending index (docs/methods.md)."""
     counts = np.asarray(counts)
     return np.lexsort((np.arange(len(counts)), -counts))
 
@@ -99,7 +99,7 @@ def rank_of(counts: np.ndarray) -> np.ndarray:
 
 
 def tail_third(counts: np.ndarray, rule: str = "rank") -> np.ndarray:
-    """Boolean mask of the tail set 𝒯 of the reverse sampler (§1.3.2, F15).
+    """Boolean mask of the tail set 𝒯 of the reverse sampler (docs/methods.md, F15).
 
     ``rank``: the C − 2⌊C/3⌋ least frequent classes; ``index``: class index ≥ 2⌊C/3⌋."""
     c = len(counts)
@@ -117,7 +117,7 @@ def _sum_to_c(g: np.ndarray) -> np.ndarray:
 
 
 def action_aware_beta(counts: np.ndarray, upsilon: float = 0.99, lam: float = 0.0099) -> np.ndarray:
-    """β_y = λ_AA·(n_y − n_min)/(n_max − n_min) + υ (BRL paper Eq. 7; methods.md §1.4)."""
+    """β_y = λ_AA·(n_y − n_min)/(n_max − n_min) + υ (BRL paper Eq. 7; docs/methods.md)."""
     n = np.asarray(counts, dtype=np.float64)
     span = n.max() - n.min()
     if span == 0:
@@ -134,7 +134,7 @@ def effective_number_gamma(beta: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 def action_aware_weights(counts: np.ndarray, upsilon: float = 0.99, lam: float = 0.0099,
                          normalize: str = "sum_to_C", flipped: bool = False) -> np.ndarray:
-    """Action-aware class weights (paper Eqs. 7–9, methods.md §1.4).
+    """Action-aware class weights (paper Eqs. 7–9, docs/methods.md).
 
     ``normalize='sum_to_C'`` gives w = C·γ/Σγ (both modes); ``'none'`` the literal Eq. 10 γ.
     ``flipped=True`` uses β′ = 1 − β: the weights of the official code's alternate epochs (F9).
@@ -154,13 +154,13 @@ def action_aware_weights(counts: np.ndarray, upsilon: float = 0.99, lam: float =
 
 
 def class_balanced_weights(counts: np.ndarray, beta: float) -> np.ndarray:
-    """CB weights w_c ∝ (1 − β)/(1 − β^{n_c}), Σ_c w_c = C (Cui et al. 2019; methods.md §3.7)."""
+    """CB weights w_c ∝ (1 − β)/(1 − β^{n_c}), Σ_c w_c = C (Cui et al. 2019; docs/methods.md)."""
     n = np.asarray(counts, dtype=np.float64)
     return _sum_to_c(effective_number_gamma(np.full_like(n, beta), n))
 
 
 def inverse_frequency_weights(counts: np.ndarray, normalize: str = "sum_to_C") -> np.ndarray:
-    """Weighted softmax (§3.3): w_c = C·(1/n_c)/Σ_k(1/n_k); ``'N_over_n'``: w_c = N/n_c (official intent)."""
+    """Weighted softmax (docs/methods.md): w_c = C·(1/n_c)/Σ_k(1/n_k); ``'N_over_n'``: w_c = N/n_c (official intent)."""
     n = np.asarray(counts, dtype=np.float64)
     if normalize == "sum_to_C":
         return _sum_to_c(1.0 / n)
@@ -170,63 +170,63 @@ def inverse_frequency_weights(counts: np.ndarray, normalize: str = "sum_to_C") -
 
 
 def ldam_margins(counts: np.ndarray, max_m: float = 0.5) -> np.ndarray:
-    """Δ_c = max_m·(n_min/n_c)^(1/4) (Cao et al. 2019; methods.md §3.8)."""
+    """Δ_c = max_m·(n_min/n_c)^(1/4) (Cao et al. 2019; docs/methods.md)."""
     n = np.asarray(counts, dtype=np.float64)
     return max_m * np.power(n.min() / n, 0.25)
 
 
 def kps_scales(counts: np.ndarray) -> np.ndarray:
-    """s_c = 1 + ln(n_c/n_min)/ln 50 (KPS, methods.md §3.12)."""
+    """s_c = 1 + ln(n_c/n_min)/ln 50 (KPS, docs/methods.md)."""
     n = np.asarray(counts, dtype=np.float64)
     return 1.0 + np.log(n / n.min()) / math.log(50.0)
 
 
 def kps_mirror_scales(counts: np.ndarray) -> np.ndarray:
-    """s_{(C−1−r(c))}: the scale of the class at the mirrored frequency rank (§3.12)."""
+    """s_{(C−1−r(c))}: the scale of the class at the mirrored frequency rank (docs/methods.md)."""
     s = kps_scales(counts)
     order = frequency_rank(counts)          # order[q] = class at rank q
     return s[order][len(s) - 1 - rank_of(counts)]
 
 
 def kps_margins(counts: np.ndarray, max_m: float = 0.2) -> np.ndarray:
-    """m_c = max_m · s_{(C−1−r(c))} / max_k s_k, largest for the rarest class (§3.12, mirror form)."""
+    """m_c = max_m · s_{(C−1−r(c))} / max_k s_k, largest for the rarest class (docs/methods.md, mirror form)."""
     s = kps_scales(counts)
     return max_m * kps_mirror_scales(counts) / s.max()
 
 
 def kps_ga_scales(counts: np.ndarray, s: float = 15.0, cap: float = 50.0) -> np.ndarray:
-    """Per-class GA scale S = clamp(s·s_{(C−1−r(c))}, s, cap) (§3.12 stage 2)."""
+    """Per-class GA scale S = clamp(s·s_{(C−1−r(c))}, s, cap) (docs/methods.md stage 2)."""
     return np.clip(s * kps_mirror_scales(counts), s, cap)
 
 
 def log_prior(counts: np.ndarray) -> np.ndarray:
-    """log π_c = log(n_c/N) (LA, §4.1)."""
+    """log π_c = log(n_c/N) (LA, docs/methods.md)."""
     n = np.asarray(counts, dtype=np.float64)
     return np.log(n / n.sum())
 
 
 def eql_tail_mask(counts: np.ndarray, lam: float) -> np.ndarray:
-    """SEQL tail set: frequency f_c = n_c/N < λ (Tan et al. 2020; methods.md §3.9)."""
+    """SEQL tail set: frequency f_c = n_c/N < λ (Tan et al. 2020; docs/methods.md)."""
     n = np.asarray(counts, dtype=np.float64)
     return n / n.sum() < lam
 
 
 def eql_official_tail_mask(counts: np.ndarray) -> np.ndarray:
-    """BRL's inverted-EQL tail: n_c < n of the class at frequency rank 2⌊C/3⌋ (§3.9 official_code)."""
+    """BRL's inverted-EQL tail: n_c < n of the class at frequency rank 2⌊C/3⌋ (docs/methods.md official_code)."""
     n = np.asarray(counts)
     threshold = n[frequency_rank(n)][2 * (len(n) // 3)]
     return n < threshold
 
 
 def gumbel_bias_init(num_classes: int) -> float:
-    """b = −ln ln C so that η(b) = 1/C at the start (§3.11)."""
+    """b = −ln ln C so that η(b) = 1/C at the start (docs/methods.md)."""
     return -math.log(math.log(num_classes))
 
 
 # ====================================================================== label rules
 def rpm_label_lambda(n_a, n_b, k: float = 3.0, lambda_x: float = 0.64, boundary: str = "inclusive",
                      rebalance: bool = True):
-    """RPM label weight λ_y (BRL paper Eqs. 4–5; methods.md §1.2, F4). Works on arrays or tensors.
+    """RPM label weight λ_y (BRL paper Eqs. 4–5; docs/methods.md, F4). Works on arrays or tensors.
 
     λ_y = 0 if n_a > k·n_b; else 1 if k·n_a ≤ n_b (``inclusive``, paper) / n_b > k·n_a (``strict``,
     official); else λ_x. ``rebalance=False`` gives plain partial mixup (λ_y ≡ λ_x)."""
@@ -252,7 +252,7 @@ def rpm_label_lambda(n_a, n_b, k: float = 3.0, lambda_x: float = 0.64, boundary:
 
 
 def remix_label_lambda(n_i, n_j, lam_x, kappa: float = 3.0, tau: float = 0.5):
-    """Remix label weight (Chou et al. 2020; methods.md §3.6). Arrays or tensors.
+    """Remix label weight (Chou et al. 2020; docs/methods.md). Arrays or tensors.
 
     0 if n_i/n_j ≥ κ and λ_x < τ; 1 if n_i/n_j ≤ 1/κ and 1 − λ_x < τ; λ_x otherwise."""
     if isinstance(n_i, torch.Tensor):
@@ -263,14 +263,14 @@ def remix_label_lambda(n_i, n_j, lam_x, kappa: float = 3.0, tau: float = 0.5):
         n_i, n_j = np.asarray(n_i, dtype=np.float64), np.asarray(n_j, dtype=np.float64)
         lam_x = np.broadcast_to(np.asarray(lam_x, dtype=np.float64), np.broadcast(n_i, n_j).shape)
         where = np.where
-    # compare n_i ≥ κ·n_j rather than the ratio: 24/8 == 3 must hold exactly (§5.5)
+    # compare n_i ≥ κ·n_j rather than the ratio: 24/8 == 3 must hold exactly (docs/methods.md)
     to_j = (n_i >= kappa * n_j) & (lam_x < tau)
     to_i = (kappa * n_i <= n_j) & ((1 - lam_x) < tau)
     lam = where(to_i, lam_x * 0 + 1.0, lam_x * 1.0)
     return where(to_j, lam * 0, lam)
 
 
-# ====================================================================== schedules (§0.4)
+# ====================================================================== schedules (docs/methods.md)
 def fraction_switch(ctx: MethodContext, fraction: float) -> int:
     """t_s = ⌊φ·T_tot⌋ (paper-mode and original-method switches)."""
     return int(math.floor(fraction * ctx.total_iters + 1e-9))
@@ -283,7 +283,7 @@ def epoch_switch(ctx: MethodContext, epoch: int) -> int:
 
 def detached_switch(ctx: MethodContext, detached_epochs: int = 20, reference_epochs: int = 120) -> int:
     """t_s = ⌊T_tot·(E − d)/E⌋ with E = 120, d = 20: the detached stage is the last 20 of 120
-    effective epochs, i.e. t_s = ⌊T_tot·5/6⌋ (BRL paper; methods.md §1.4). Stated as a fraction of
+    effective epochs, i.e. t_s = ⌊T_tot·5/6⌋ (BRL paper; docs/methods.md). Stated as a fraction of
     the reference length so that shortened (demo) schedules keep the same proportions."""
     e, d = int(reference_epochs), int(detached_epochs)
     if e <= 0 or not 0 <= d <= e:
@@ -298,7 +298,7 @@ def ce_per_sample(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def focal_per_sample(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
-    """Softmax focal loss −(1 − p_y)^γ·log p_y, modulating factor not detached (Lin et al.; §3.2)."""
+    """Softmax focal loss −(1 − p_y)^γ·log p_y, modulating factor not detached (Lin et al.; docs/methods.md)."""
     logp = F.log_softmax(logits, dim=1).gather(1, y[:, None]).squeeze(1)
     return -torch.pow(1.0 - logp.exp(), gamma) * logp
 
@@ -309,12 +309,12 @@ def margin_logits(logits: torch.Tensor, y: torch.Tensor, margins: torch.Tensor) 
 
 
 def gumbel_eta(logits: torch.Tensor, lo: float = -4.0, hi: float = 10.0) -> torch.Tensor:
-    """η(z) = exp(−exp(−clamp(z, lo, hi))), the Gumbel CDF (Alexandridis et al. 2022; §3.11)."""
+    """η(z) = exp(−exp(−clamp(z, lo, hi))), the Gumbel CDF (Alexandridis et al. 2022; docs/methods.md)."""
     return torch.exp(-torch.exp(-logits.clamp(lo, hi)))
 
 
 def gumbel_bce_per_sample(logits: torch.Tensor, y: torch.Tensor, per_element: bool = False) -> torch.Tensor:
-    """Σ_c −[1(c=y)·log η + 1(c≠y)·log(1 − η)] on clamped logits (GOL classification part, §3.11).
+    """Σ_c −[1(c=y)·log η + 1(c≠y)·log(1 − η)] on clamped logits (GOL classification part, docs/methods.md).
 
     log η = −exp(−ẑ) and log(1 − η) = log(−expm1(−exp(−ẑ))) are used directly for stability.
     ``per_element`` divides by C (the authors' simplified snippet)."""
@@ -327,12 +327,12 @@ def gumbel_bce_per_sample(logits: torch.Tensor, y: torch.Tensor, per_element: bo
     return loss / logits.shape[1] if per_element else loss
 
 
-# ====================================================================== reductions (§0.3, F11)
+# ====================================================================== reductions (docs/methods.md, F11)
 def mixed_reduce(loss_a: torch.Tensor, loss_b: torch.Tensor, targets: Targets,
                  class_weights: Optional[torch.Tensor] = None, reduction: str = "batch_mean") -> torch.Tensor:
     """Combine per-sample losses for the two label vectors of mixed targets.
 
-    BM: (1/B)·Σ_i [λ_i·w_{y_a}·ℓ_a + (1 − λ_i)·w_{y_b}·ℓ_b] (§1.2 step 6).
+    BM: (1/B)·Σ_i [λ_i·w_{y_a}·ℓ_a + (1 − λ_i)·w_{y_b}·ℓ_b] (docs/methods.md).
     WM: λ̄·Σ w_a ℓ_a/Σ w_a + (1 − λ̄)·Σ w_b ℓ_b/Σ w_b with λ̄ the batch λ (F11; equals
     ``methods._base.mixed_cross_entropy`` for CE)."""
     if class_weights is None:
@@ -368,7 +368,7 @@ def check_choice(method: str, option: str, value, choices) -> None:
 
 def step_generator(seed: int, step: int, salt: int, device) -> torch.Generator:
     """A torch generator seeded from (run seed, global iteration, salt), for randomness inside a loss
-    (EQL's Bernoulli masks): deterministic and resumable without global RNG state (training.md §2.10)."""
+    (EQL's Bernoulli masks): deterministic and resumable without global RNG state (docs/training.md)."""
     state = np.random.SeedSequence([int(seed), int(step), int(salt)]).generate_state(2, dtype=np.uint32)
     g = torch.Generator(device=device)
     g.manual_seed(int(state[0]) << 32 | int(state[1]))
@@ -380,7 +380,7 @@ SWITCH_MODES = ("fraction", "runner_epoch")
 
 
 def resolve_switch(ctx: MethodContext, mode: str, fraction: float, epoch: int, method: str = "") -> int:
-    """Stage-2 start t_s: ⌊φ·T_tot⌋ (``fraction``) or e_s·I (``runner_epoch``), methods.md §0.4."""
+    """Stage-2 start t_s: ⌊φ·T_tot⌋ (``fraction``) or e_s·I (``runner_epoch``), docs/methods.md."""
     if mode == "fraction":
         return fraction_switch(ctx, fraction)
     if mode == "runner_epoch":
@@ -389,7 +389,7 @@ def resolve_switch(ctx: MethodContext, mode: str, fraction: float, epoch: int, m
 
 
 class NormedLinear(torch.nn.Module):
-    """Cosine classifier (LDAM/KPS, methods.md §0.5): cos θ_c = ⟨x/‖x‖, w_c/‖w_c‖⟩, no bias.
+    """Cosine classifier (LDAM/KPS, docs/methods.md): cos θ_c = ⟨x/‖x‖, w_c/‖w_c‖⟩, no bias.
 
     Rows are initialised U(−1, 1) and rescaled to unit norm. Any scale s belongs to the loss."""
 
@@ -430,7 +430,7 @@ def load_stage1(model: torch.nn.Module, state, method: str, stage1: str) -> None
 
 def freeze_backbone_eval(model: torch.nn.Module) -> None:
     """Freeze every backbone parameter and keep the backbone in eval mode (BN statistics fixed)
-    even when the engine calls ``model.train()`` (methods.md §4.2, training.md §5.3)."""
+    even when the engine calls ``model.train()`` (docs/methods.md, docs/training.md)."""
     import types
 
     backbone = model.backbone
@@ -444,7 +444,7 @@ def freeze_backbone_eval(model: torch.nn.Module) -> None:
     backbone.eval()
 
 
-#: option names and defaults every deferred baseline shares (§0.4, §3 "official_code": switch at 19·I)
+#: option names and defaults every deferred baseline shares (docs/methods.md "official_code": switch at 19·I)
 DEFERRED_DEFAULTS = {"schedule": "always", "switch": "runner_epoch", "switch_epoch": 19, "switch_fraction": 5 / 6}
 
 
@@ -469,14 +469,14 @@ def lr_scale_for(target_lr0: float, ctx: MethodContext, recipe_lr0=None) -> floa
     """Param-group ``lr_scale`` that turns the engine's lr₀ into ``target_lr0``.
 
     The engine sets each group's lr to cosine(lr₀)·lr_scale every iteration, with the recipe's
-    linear-scaling lr₀ = 0.1·B/128 (training.md §3.1) unless ``recipe_lr0`` says otherwise."""
+    linear-scaling lr₀ = 0.1·B/128 (docs/training.md) unless ``recipe_lr0`` says otherwise."""
     base = float(recipe_lr0) if recipe_lr0 is not None else 0.1 * ctx.batch_size / 128.0
     if base <= 0:
         raise MethodConfigError(f"recipe_lr0 must be positive, got {base}")
     return float(target_lr0) / base
 
 
-# ====================================================================== validation tuning (§4.1–4.3)
+# ====================================================================== validation tuning (docs/methods.md)
 def balanced_accuracy_of(probs: torch.Tensor, labels: torch.Tensor) -> float:
     """Mean per-class recall of (N, C) probabilities over the classes present in ``labels``."""
     pred = probs.argmax(dim=1)

@@ -28,10 +28,10 @@ def numpy_rng_from(gen: torch.Generator) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
-# ============================================================================ RPM (§1.2)
+# ============================================================================ RPM (docs/methods.md)
 @dataclass(frozen=True)
 class RPMConfig:
-    """Options of rebalanced partial mixup; names follow methods.md §1.2 and flags F1–F6."""
+    """Options of rebalanced partial mixup; names follow docs/methods.md and flags F1–F6."""
 
     ratio: float = 1.0 / 16          # ρ: share of the batch that is mixed
     k: float = 3.0                   # imbalance threshold
@@ -77,7 +77,7 @@ def sequential_pairs(batch: int, m: int, rng: np.random.Generator) -> List[Tuple
 
     Each processed target is removed from the candidate pool before its partner is drawn from what
     remains; removing it also makes the iteration skip the next list entry, so a target directly
-    following another target stays unmixed (methods.md §2.2 F5)."""
+    following another target stays unmixed (docs/fidelity.md F5)."""
     if m <= 0 or batch < 2:
         return []
     selected = set(rng.choice(batch, size=m, replace=False).tolist())
@@ -110,7 +110,7 @@ def partial_mix(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, upper: Sequen
     """Mixed samples for pairs (i, j): upper-body joints U from X_i, lower-body joints L from X_j.
 
     ``inplace``: every joint keeps its index (paper Eq. 3, concrete form).
-    ``concat``: slots 0…|U|−1 hold X_i[U] in list order, slots |U|…V−1 hold X_j[L] (F1, §5.6).
+    ``concat``: slots 0…|U|−1 hold X_i[U] in list order, slots |U|…V−1 hold X_j[L] (F1, docs/methods.md).
     Coordinates are not scaled. Returns a (len(i), M, T, V, C) tensor."""
     up = torch.as_tensor(list(upper), dtype=torch.long, device=x.device)
     lo = torch.as_tensor(list(lower), dtype=torch.long, device=x.device)
@@ -126,7 +126,7 @@ def partial_mix(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, upper: Sequen
 
 def rebalanced_partial_mixup(x: torch.Tensor, y: torch.Tensor, counts: torch.Tensor, upper: Sequence[int],
                              lower: Sequence[int], cfg: RPMConfig, gen: torch.Generator) -> Tuple[torch.Tensor, Targets]:
-    """RPM on a collated batch (methods.md §1.2 algorithm; flags F1, F2, F4, F5, F6).
+    """RPM on a collated batch (docs/methods.md algorithm; flags F1, F2, F4, F5, F6).
 
     Sources are always the unmixed batch. Unmixed samples get targets (y, y, 1). Per-sample λ_y by
     default; with ``batch_scalar`` every sample of a (device) batch carries the λ_y of its last mixed
@@ -168,7 +168,7 @@ def rebalanced_partial_mixup(x: torch.Tensor, y: torch.Tensor, counts: torch.Ten
     return x_out, Targets(y, y_b, lam)
 
 
-# ============================================================================ Mixup / Remix (§3.5–3.6)
+# ============================================================================ Mixup / Remix (docs/methods.md)
 def beta_draw(alpha: float, rng: np.random.Generator) -> float:
     if alpha <= 0:
         return 1.0
@@ -190,7 +190,7 @@ def mixup_batch(x: torch.Tensor, y: torch.Tensor, alpha: float, gen: torch.Gener
 
 def remix_batch(x: torch.Tensor, y: torch.Tensor, counts: torch.Tensor, alpha: float, kappa: float, tau: float,
                 gen: torch.Generator) -> Tuple[torch.Tensor, Targets]:
-    """Remix: Mixup inputs, per-pair label weight from the class-count rule (Chou et al.; §3.6)."""
+    """Remix: Mixup inputs, per-pair label weight from the class-count rule (Chou et al.; docs/methods.md)."""
     x_mix, perm, lam = mixup(x, y, alpha, gen)
     lam_y = remix_label_lambda(counts[y], counts[y[perm]], lam, kappa, tau).to(torch.float32)
     return x_mix, Targets(y, y[perm], lam_y)

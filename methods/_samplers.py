@@ -27,7 +27,7 @@ def class_index_lists(labels: np.ndarray, num_classes: int) -> List[np.ndarray]:
 
 
 def reverse_multipliers(counts: np.ndarray, repeat: int, tail_rule: str = "rank") -> np.ndarray:
-    """μ′_c = R·μ_c with μ_c = n_max/n_c on the tail third and 1 elsewhere, in float64 (§1.3.2)."""
+    """μ′_c = R·μ_c with μ_c = n_max/n_c on the tail third and 1 elsewhere, in float64 (docs/methods.md)."""
     n = np.asarray(counts, dtype=np.float64)
     mu = np.where(tail_third(counts, tail_rule), n.max() / n, 1.0)
     return float(repeat) * mu
@@ -51,7 +51,7 @@ def reverse_epoch_size(labels: np.ndarray, counts: np.ndarray, repeat: int, tail
 
 def reverse_epoch_indices(labels: np.ndarray, counts: np.ndarray, repeat: int, rng: np.random.Generator,
                           tail_rule: str = "rank") -> np.ndarray:
-    """BRL's class-level reverse sampler for one runner epoch (R passes, methods.md §1.3.2).
+    """BRL's class-level reverse sampler for one runner epoch (R passes, docs/methods.md).
 
     Class c contributes ⌊μ′_c⌋ copies of its index list plus the first ⌊frac(μ′_c)·n_c⌋ entries of a
     random permutation of it; the concatenation is shuffled. ``counts`` give μ (actual or F7
@@ -71,7 +71,7 @@ def reverse_epoch_indices(labels: np.ndarray, counts: np.ndarray, repeat: int, r
 
 def ros_epoch_indices(labels: np.ndarray, num_classes: int, repeat: int, rng: np.random.Generator,
                       variant: str = "with_replacement") -> np.ndarray:
-    """Random oversampling (methods.md §3.4).
+    """Random oversampling (docs/methods.md).
 
     ``with_replacement`` (default): each pass draws N indices with P(i) ∝ 1/n_{y_i}.
     ``replicate``: per pass, class c gets ⌊n_max/n_c⌋ copies plus ⌊frac(n_max/n_c)·n_c⌋ random samples."""
@@ -97,7 +97,7 @@ def ros_epoch_indices(labels: np.ndarray, num_classes: int, repeat: int, rng: np
 
 def class_aware_epoch_indices(labels: np.ndarray, num_classes: int, repeat: int, rng: np.random.Generator,
                               samples_per_class: int = 4) -> np.ndarray:
-    """Class-aware sampler (Kang et al. 2020, methods.md §4.2): N samples per pass, R passes.
+    """Class-aware sampler (Kang et al. 2020, docs/methods.md): N samples per pass, R passes.
 
     Classes are visited in a reshuffled cycle (each class once per cycle, as the original
     RandomCycleIter does), and each visit yields ``samples_per_class`` consecutive samples of that

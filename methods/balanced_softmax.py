@@ -1,4 +1,4 @@
-"""Balanced Softmax (Ren et al., NeurIPS 2020; methods.md §3.10).
+"""Balanced Softmax (Ren et al., NeurIPS 2020; docs/methods.md).
 
 L = CE(z + log n, y) with counts clamped to ≥ 1; test with plain z. Identical in official_code mode
 except that the counts follow F7 (formula counts).

@@ -1,10 +1,10 @@
-"""BRL: rebalanced partial mixup + reverse sampler + detached action-aware loss (methods.md §1).
+"""BRL: rebalanced partial mixup + reverse sampler + detached action-aware loss (docs/methods.md).
 
 One configurable implementation. The Table VI ablation rows (``brl_rpm_only``, ``brl_trp_only``,
 ``brl_stae``, ``stae_*``) are subclasses that only change :attr:`BRL.DEFAULTS`; the BRL row itself
 is "STAE + detached action-aware", so no separate ``stae_detached_action_aware`` is registered.
 
-Option ↔ fidelity flag (methods.md §2.2): F1 rpm_placement, F2 rpm_lambda_granularity, F3
+Option ↔ fidelity flag (docs/fidelity.md): F1 rpm_placement, F2 rpm_lambda_granularity, F3
 rpm_lambda_x, F4 rpm_rule_boundary, F5 rpm_partner_pool, F6 rpm_batch_unit, F7 counts_source, F8
 aa_switch (+ aa_switch_epoch), F9 aa_alternation, F10 aa_normalize, F11 aa_reduction, F12 aa_variant
 (set ``cb_drw`` in configs for the official CTR-GCN/MS-G3D runs; the method is not told the
@@ -42,11 +42,11 @@ FIDELITY_FLAGS = {"F1": "rpm_placement", "F2": "rpm_lambda_granularity", "F3": "
 class BRL(Method):
 
     DEFAULTS: Dict[str, Any] = {
-        # sampler (§1.3.2)
+        # sampler (docs/methods.md)
         "sampler": "reverse",               # reverse | instance
         "sampler_tail_rule": "rank",        # F15: rank | index
         "counts_source": "actual",          # F7: actual | formula
-        # RPM (§1.2)
+        # RPM (docs/methods.md)
         "rpm": True,
         "rpm_ratio": 1.0 / 16,
         "rpm_k": 3.0,
@@ -59,7 +59,7 @@ class BRL(Method):
         "rpm_device_batch": 16,
         "rpm_rebalance": True,              # False: plain partial mixup
         "rpm_stage": "input",               # input: mix the model input (official) | joints: mix joints, then the stream
-        # loss schedule (§1.4)
+        # loss schedule (docs/methods.md)
         "aa_variant": "action_aware",       # F12 and the Table VI rows: action_aware|cb_drw|focal|weighted|ce
         "aa_schedule": "detached",          # detached | always (from t = 0)
         "aa_upsilon": 0.99,

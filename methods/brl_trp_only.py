@@ -1,4 +1,4 @@
-"""Table VI 'w/ TRP': reverse tail sampler + CE, no mixing (BRL ablation, methods.md §1 and training.md §5.2).
+"""Table VI 'w/ TRP': reverse tail sampler + CE, no mixing (BRL ablation, docs/methods.md and docs/training.md).
 
 A configuration of :class:`methods.brl.BRL`; only the defaults differ. The official_code preset is
 BRL's (flags F1–F12, F15 apply to whatever components the row uses).

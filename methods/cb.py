@@ -1,4 +1,4 @@
-"""Class-balanced loss, CB (Cui et al., CVPR 2019; methods.md §3.7).
+"""Class-balanced loss, CB (Cui et al., CVPR 2019; docs/methods.md).
 
 Paper mode: softmax CE weighted by w_c ∝ (1 − β)/(1 − β^{n_c}) with Σ w = C, β = 0.9999, always on,
 batch-mean reduction (the original TensorFlow code). ``cb_loss = sigmoid | focal``: per-class binary

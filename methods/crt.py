@@ -1,4 +1,4 @@
-"""Classifier re-training, cRT (Kang et al., ICLR 2020; methods.md §4.2). Beyond the paper.
+"""Classifier re-training, cRT (Kang et al., ICLR 2020; docs/methods.md). Beyond the paper.
 
 Stage 2 on the final plain-CE model: the backbone is frozen and kept in eval mode (BN statistics
 fixed) [suite]; the linear classifier is re-initialised and trained for 10 passes of the class-aware
@@ -25,7 +25,7 @@ DESCRIPTION = "Classifier re-training on a frozen CE backbone with class-aware s
 PAPER = "Kang et al., Decoupling Representation and Classifier for Long-Tailed Recognition, ICLR 2020"
 STAGE1 = "ce"
 
-#: stage-2 length in passes over the sampler list (methods.md §4.2); a class constant because the
+#: stage-2 length in passes over the sampler list (docs/methods.md); a class constant because the
 #: engine asks for the schedule before it builds the method
 PASSES = 10
 
@@ -43,7 +43,7 @@ class ClassifierRetraining(Method):
     def setup_model(self, model: nn.Module) -> None:
         load_stage1(model, self.ctx.stage1_state, self.NAME, self.STAGE1)
         fc = classifier_linear(model)
-        nn.init.normal_(fc.weight, 0.0, 0.01)       # re-initialised classifier (§0.5 init)
+        nn.init.normal_(fc.weight, 0.0, 0.01)       # re-initialised classifier (docs/methods.md init)
         if fc.bias is not None:
             nn.init.zeros_(fc.bias)
         freeze_backbone_eval(model)

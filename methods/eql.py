@@ -1,4 +1,4 @@
-"""Equalization loss, softmax version (SEQL; Tan et al., CVPR 2020; methods.md §3.9).
+"""Equalization loss, softmax version (SEQL; Tan et al., CVPR 2020; docs/methods.md).
 
 Paper mode: for every sample and every non-target tail class k (frequency n_k/N < λ), drop logit k from
 the softmax denominator with probability γ (= 0.9); λ = 0.005, or 0.05 on NW-UCLA where 0.005 flags no

@@ -1,4 +1,4 @@
-"""Focal loss, softmax form (Lin et al., ICCV 2017; methods.md §3.2).
+"""Focal loss, softmax form (Lin et al., ICCV 2017; docs/methods.md).
 
 Paper mode: −(1 − p_y)^γ·log p_y from the first iteration, γ = 2, batch mean. official_code: plain CE
 until the F8 switch (runner epoch 19), focal afterwards.

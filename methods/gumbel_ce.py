@@ -1,4 +1,4 @@
-"""GumbelCE / Gumbel optimised loss, classification part (Alexandridis et al., ECCV 2022; methods.md §3.11).
+"""GumbelCE / Gumbel optimised loss, classification part (Alexandridis et al., ECCV 2022; docs/methods.md).
 
 η(z) = exp(−exp(−clamp(z, −4, 10))); L = (1/B)·Σ_i Σ_c BCE(η_ic, 1[c = y_i]) clamped to [0, 20]; the
 head bias starts at −ln ln C so that η ≈ 1/C. Test probabilities η/Σ η. official_code: CE for runner

@@ -1,4 +1,4 @@
-"""KPS loss (Li, Cheung, Hu, TPAMI 2023; methods.md §3.12).
+"""KPS loss (Li, Cheung, Hu, TPAMI 2023; docs/methods.md).
 
 Cosine head. Per-class scale s_c = 1 + ln(n_c/n_min)/ln 50 and mirrored margin m_c; logits
 o_j = s_j·cos θ_j − m_y·1[j = y]. Stage 1: CE(s·o, y) with s = 15; from ⌊0.6·T_tot⌋ ("GA" stage):

@@ -1,4 +1,4 @@
-"""Logit-adjusted loss, LA (Menon et al., ICLR 2021; methods.md §4.1). Beyond the paper.
+"""Logit-adjusted loss, LA (Menon et al., ICLR 2021; docs/methods.md). Beyond the paper.
 
 L = CE(z + τ·log π, y) with τ = 1 (then identical to Balanced Softmax); test with plain z.
 """

@@ -1,4 +1,4 @@
-"""Post-hoc logit adjustment (Menon et al., ICLR 2021; methods.md §4.1). Beyond the paper.
+"""Post-hoc logit adjustment (Menon et al., ICLR 2021; docs/methods.md). Beyond the paper.
 
 No training: starts from the final plain-CE model and predicts with softmax(z − τ·log π).
 Where a held-out validation split exists (NTU), τ is chosen on it from {0, 0.25, …, 2.0} by

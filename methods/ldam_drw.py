@@ -1,4 +1,4 @@
-"""LDAM-DRW (Cao et al., NeurIPS 2019; methods.md §3.8).
+"""LDAM-DRW (Cao et al., NeurIPS 2019; docs/methods.md).
 
 Cosine head (NormedLinear). L = w_y·CE(s·(cos θ − Δ_y·e_y), y) with Δ_c = max_m·(n_min/n_c)^(1/4),
 max_m = 0.5, s = 30; deferred re-weighting: w ≡ 1 before ⌊0.8·T_tot⌋, then CB weights (β = 0.9999,

@@ -1,4 +1,4 @@
-"""Learnable weight scaling, LWS (Kang et al., ICLR 2020; methods.md §4.2). Beyond the paper.
+"""Learnable weight scaling, LWS (Kang et al., ICLR 2020; docs/methods.md). Beyond the paper.
 
 Stage 2 on the final plain-CE model: the backbone is frozen and in eval mode (BN statistics fixed)
 [suite], the classifier W, b is frozen too, and only one scale per class is learnt:

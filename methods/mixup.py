@@ -1,4 +1,4 @@
-"""Mixup (Zhang et al., ICLR 2018; methods.md §3.5).
+"""Mixup (Zhang et al., ICLR 2018; docs/methods.md).
 
 λ ~ Beta(α, α) once per batch, X̃ = λX + (1 − λ)X_π on the whole model-input tensor,
 L = mean_i[λ·CE(z_i, y_i) + (1 − λ)·CE(z_i, y_π(i))]. α = 1. No official_code variant exists.

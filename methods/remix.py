@@ -1,4 +1,4 @@
-"""Remix (Chou et al., ECCV 2020 Workshops; methods.md §3.6).
+"""Remix (Chou et al., ECCV 2020 Workshops; docs/methods.md).
 
 Mixup inputs with λ_x ~ Beta(α, α) per batch; per pair the label weight goes entirely to the minority
 class when the count ratio is ≥ κ and its share of the input is < τ. κ = 3, τ = 0.5, α = 1.

@@ -1,4 +1,4 @@
-"""Random oversampling, ROS (Van Hulse et al., ICML 2007; methods.md §3.4).
+"""Random oversampling, ROS (Van Hulse et al., ICML 2007; docs/methods.md).
 
 Default: each pass draws N indices with replacement, P(i) ∝ 1/n_{y_i} (every class has expected share
 1/C; the iteration budget of the CE run is kept). ``variant = replicate``: ⌊n_max/n_c⌋ copies plus a

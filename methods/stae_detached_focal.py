@@ -1,4 +1,4 @@
-"""Table VI: STAE + CE, then focal loss for the last 20 of 120 epochs (BRL ablation, methods.md §1 and training.md §5.2).
+"""Table VI: STAE + CE, then focal loss for the last 20 of 120 epochs (BRL ablation, docs/methods.md and docs/training.md).
 
 A configuration of :class:`methods.brl.BRL`; only the defaults differ. The official_code preset is
 BRL's (flags F1–F12, F15 apply to whatever components the row uses).

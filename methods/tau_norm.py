@@ -1,4 +1,4 @@
-"""τ-normalised classifier (Kang et al., ICLR 2020; methods.md §4.2). Beyond the paper.
+"""τ-normalised classifier (Kang et al., ICLR 2020; docs/methods.md). Beyond the paper.
 
 No training: takes the final plain-CE model and replaces each class vector by w_c/‖w_c‖^τ with the
 bias dropped (set to 0). Where a held-out validation split exists (NTU), τ is chosen on it from
@@ -28,12 +28,12 @@ TAU_GRID = tuple(round(0.1 * i, 10) for i in range(21))     # 0, 0.1, …, 2.0
 
 
 def tau_normalized(weight: torch.Tensor, tau: float) -> torch.Tensor:
-    """w̃_c = w_c/‖w_c‖^τ (methods.md §4.2)."""
+    """w̃_c = w_c/‖w_c‖^τ (docs/methods.md)."""
     return weight / weight.norm(dim=1, keepdim=True).clamp_min(1e-12).pow(tau)
 
 
 def tau_normalize_(linear: nn.Linear, tau: float) -> None:
-    """w̃_c = w_c/‖w_c‖^τ, bias set to zero, in place (methods.md §4.2)."""
+    """w̃_c = w_c/‖w_c‖^τ, bias set to zero, in place (docs/methods.md)."""
     with torch.no_grad():
         linear.weight.copy_(tau_normalized(linear.weight, tau))
         if linear.bias is not None:

@@ -1,4 +1,4 @@
-"""Weight balancing, stage 1 (Alshammari et al., CVPR 2022; methods.md §4.3). Beyond the paper.
+"""Weight balancing, stage 1 (Alshammari et al., CVPR 2022; docs/methods.md). Beyond the paper.
 
 Plain CE with a tuned, larger weight decay on every parameter. Where a held-out validation split
 exists (NTU) the weight decay is chosen from :data:`WD_GRID` = {5e-4, 1e-3, 2e-3, 5e-3}: one stage-1

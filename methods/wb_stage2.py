@@ -1,4 +1,4 @@
-"""Weight balancing, stage 2 (Alshammari et al., CVPR 2022; methods.md §4.3). Beyond the paper.
+"""Weight balancing, stage 2 (Alshammari et al., CVPR 2022; docs/methods.md). Beyond the paper.
 
 Starts from the final ``wb`` model: backbone frozen (eval mode), classifier weight and bias trained
 for 10 passes with lr 0.01 (cosine), weight decay 0.1 and class-balanced softmax CE (β = 0.9999).
@@ -31,7 +31,7 @@ PASSES = 10
 
 
 def max_norm_radius(weight: torch.Tensor, thresh: float = 0.1) -> float:
-    """r = min‖w_c‖ + thresh·(max‖w_c‖ − min‖w_c‖) (methods.md §4.3)."""
+    """r = min‖w_c‖ + thresh·(max‖w_c‖ − min‖w_c‖) (docs/methods.md)."""
     norms = weight.detach().norm(dim=1)
     return float(norms.min() + thresh * (norms.max() - norms.min()))
 

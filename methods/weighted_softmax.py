@@ -1,4 +1,4 @@
-"""Weighted softmax loss with inverse class frequency (as cited by the BRL paper; methods.md §3.3).
+"""Weighted softmax loss with inverse class frequency (as cited by the BRL paper; docs/methods.md).
 
 Paper mode: L = w_y·CE(z, y), w_c = C·(1/n_c)/Σ_k 1/n_k, always on, weighted mean (WM).
 official_code: the released loss means w = N/n_c after the switch, but a bug resets the weights to 1,

@@ -18,7 +18,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def snakemake(args, cwd: Path, timeout: int = 900, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the Snakemake CLI (the stable contract) with the test-safe defaults of workflow.md §11."""
+    """Run the Snakemake CLI (the stable contract) with the test-safe defaults of docs/workflow.md."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     cmd = [sys.executable, "-m", "snakemake", "--workflow-profile", "none", "--snakefile", str(REPO / "Snakefile"),

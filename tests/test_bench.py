@@ -1,4 +1,4 @@
-"""The throughput benchmark (training.md §12): JSON fields, exact MACs, CLI output. Tiny settings
+"""The throughput benchmark (docs/training.md): JSON fields, exact MACs, CLI output. Tiny settings
 (1 iteration, batch 1, short clips) so that it runs in a few seconds; no timing assertions."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def test_count_macs_matches_the_spec_golden_and_adds_the_head():
-    # backbones.md §7: ST-GCN++, NTU-25, T = 64: 1,872,006,400; the 60-class head adds 256·60.
+    # docs/backbones.md: ST-GCN++, NTU-25, T = 64: 1,872,006,400; the 60-class head adds 256·60.
     m = bench.count_macs("stgcnpp", get_layout("ntu25"), 60, 64)
     assert m["backbone_macs"] == 1_872_006_400
     assert m["macs"] == 1_872_006_400 + 256 * 60

@@ -11,7 +11,7 @@ from benchmark.engine.config import ConfigError, RunSpec, Schedule, cosine_lr
 
 
 def test_cosine_lr_matches_formula():
-    # lr_t = lr0 · ½ · (1 + cos(π t / T)) (training.md §3.1): starts at lr0, halves midway, no warm-up.
+    # lr_t = lr0 · ½ · (1 + cos(π t / T)) (docs/training.md): starts at lr0, halves midway, no warm-up.
     assert cosine_lr(0.1, 0, 100) == pytest.approx(0.1)
     assert cosine_lr(0.1, 50, 100) == pytest.approx(0.05)
     assert cosine_lr(0.1, 99, 100) == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 0.99)))

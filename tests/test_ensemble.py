@@ -1,4 +1,4 @@
-"""Stream fusion and the ensemble CLI (training.md §7)."""
+"""Stream fusion and the ensemble CLI (docs/evaluation.md)."""
 import json
 import stat
 

@@ -1,4 +1,4 @@
-"""Compute estimate: training volumes equal the spec's figures (training.md §12.3)."""
+"""Compute estimate: training volumes equal the spec's figures (docs/training.md)."""
 from __future__ import annotations
 
 import pytest

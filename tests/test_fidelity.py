@@ -50,7 +50,7 @@ def test_method_entry_schedule_still_wins_over_the_official_recipe():
 
 
 def _ntu60_labels() -> np.ndarray:
-    """NTU60-LT IF100 class counts (methods.md §5.1), as a label vector."""
+    """NTU60-LT IF100 class counts (docs/methods.md), as a label vector."""
     from benchmark.data.splits import lt_profile
 
     counts = lt_profile(60, 600, 100)
@@ -67,7 +67,7 @@ def test_official_ntu60_brl_plans_6132_iterations_per_runner_epoch():
     # 98 106 samples per runner epoch (reverse sampler, R = 5) → ⌈98 106/16⌉ = 6 132; T_tot = 147 168
     assert ctx.iters_per_epoch == 6132 and ctx.total_iters == 147168
     method = cls(ctx, **spec.method_options)
-    assert method.switch_iter == 116508                   # official t_s = 19 · I (methods.md §5.7)
+    assert method.switch_iter == 116508                   # official t_s = 19 · I (docs/methods.md)
     paper = _spec_of(_paper_config(), "ntu60_xsub_lt100", "brl")
     _, pctx = plan_context(paper, _ntu60_labels(), get_layout("ntu25"), 60)
     assert pctx.iters_per_epoch == 767 and pctx.total_iters == 18408

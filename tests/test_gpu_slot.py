@@ -1,4 +1,4 @@
-"""Tests of the GPU slot allocator (benchmark/gpu_slot.py; spec: workflow.md §5.2, §5.3, §11, §13).
+"""Tests of the GPU slot allocator (benchmark/gpu_slot.py; docs/workflow.md).
 
 Fake GPU ids and a private lock directory: nothing here touches CUDA or a real GPU.
 """

@@ -1,4 +1,4 @@
-"""Layouts against datasets.md §6: golden adjacency sums, skip pairs, flips, RPM partitions, validation."""
+"""Layouts against docs/datasets.md: golden adjacency sums, skip pairs, flips, RPM partitions, validation."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from benchmark.graphs import LAYOUTS, LayoutError, get_layout, k_hop_adjacency, layout_from_dict, _pairs
 
-# name: (edges, distinct parents, stgcn_spatial non-zeros diag/close/further)   (§6.5)
+# name: (edges, distinct parents, stgcn_spatial non-zeros diag/close/further)   (docs/datasets.md)
 GOLDEN = {
     "ntu25": (24, 18, (25, 40, 8)),
     "nw_ucla20": (19, 15, (20, 31, 7)),
@@ -14,7 +14,7 @@ GOLDEN = {
     "openpose18": (17, 12, (18, 25, 9)),
 }
 
-SKIPS = {  # §6.1–6.4, verbatim
+SKIPS = {  # docs/datasets.md, verbatim
     "ntu25": "(0,20) (1,1) (2,2) (3,20) (4,4) (5,20) (6,4) (7,5) (8,8) (9,20) (10,8) (11,9) (12,1) (13,0) (14,12) "
              "(15,13) (16,1) (17,0) (18,16) (19,17) (20,20) (21,7) (22,6) (23,11) (24,10)",
     "nw_ucla20": "(0,2) (1,1) (2,2) (3,3) (4,4) (5,2) (6,4) (7,5) (8,8) (9,2) (10,8) (11,9) (12,1) (13,0) (14,12) "

@@ -1,4 +1,4 @@
-"""Every weight, margin, loss and label rule against the worked numbers of methods.md §5 (and §1.3.2),
+"""Every weight, margin, loss and label rule against the worked numbers of docs/methods.md (and docs/methods.md),
 plus a direct re-computation from the formula on random inputs."""
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def ce(z, y):
     return float(fm.ce_per_sample(z[None], torch.tensor([y]))[0])
 
 
-# ============================================================================ §5.1 counts
+# ============================================================================ docs/methods.md counts
 def test_counts_profiles():
     assert NTU60.tolist()[:5] == [600, 554, 513, 474, 439] and NTU60.sum() == 7892
     assert NTU60.tolist()[-6:] == [9, 8, 8, 7, 7, 6] or NTU60.tolist()[-6:] == [8, 8, 7, 7, 6, 6]
@@ -49,7 +49,7 @@ def test_counts_profiles():
     assert UCLA.tolist() == [100, 77, 59, 46, 35, 27, 21, 16, 12, 10]
 
 
-# ============================================================================ §5.2 action-aware
+# ============================================================================ docs/methods.md action-aware
 AA_NTU60 = """0.04095 0.05419 0.06737 0.08098 0.09405 0.1071 0.1201 0.1325 0.1447 0.1566 0.1689 0.1804 0.1922 0.2045
 0.2165 0.2289 0.2419 0.2555 0.2697 0.2844 0.3014 0.3174 0.3357 0.3546 0.3736 0.3956 0.4213 0.4472 0.4722 0.5012
 0.5351 0.5668 0.6036 0.6469 0.6847 0.7283 0.7791 0.8392 0.9112 0.9678 1.033 1.109 1.199 1.307 1.369 1.516 1.604
@@ -153,7 +153,7 @@ def test_mixed_reduce_matches_base_and_direct():
     assert float(fm.mixed_reduce(la, lb, t, w, "batch_mean")) == pytest.approx(float(bm), rel=1e-12)
 
 
-# ============================================================================ §5.3 other weights
+# ============================================================================ docs/methods.md other weights
 def test_cb_weights_ntu60():
     for beta, head, c29, c30, tail in [(0.9, 0.8605, None, 0.8627, 1.837), (0.99, 0.2301, None, 0.5264, 3.923),
                                        (0.999, 0.05785, 0.4341, 0.4710, 4.363), (0.9999, 0.04536, 0.4274, 0.4647, 4.404),
@@ -200,7 +200,7 @@ def test_kps_scales_margins():
     close4([S[0], S[29], S[-1]], [15.00, 23.63, 32.66])
     su = fm.kps_scales(UCLA)
     close4([su[0], su[-1]], [1.589, 1.0])
-    # closed form vs mirror form differ by at most 0.0024 on NTU60 (§5.3)
+    # closed form vs mirror form differ by at most 0.0024 on NTU60 (docs/methods.md)
     n = NTU60.astype(float)
     closed = 0.2 * (1 + np.log(n.max() / n) / np.log(50)) / (1 + np.log(n.max() / n.min()) / np.log(50))
     assert np.abs(closed - m).max() <= 0.0024 + 5e-5
@@ -247,7 +247,7 @@ def test_gumbel_bias_init():
         close4(float(fm.gumbel_eta(torch.tensor(fm.gumbel_bias_init(c)))), eta)
 
 
-# ============================================================================ §5.4 toy losses
+# ============================================================================ docs/methods.md toy losses
 def test_toy_losses():
     n = TOY
     y0, y2 = torch.tensor([0]), torch.tensor([2])
@@ -311,7 +311,7 @@ def test_focal_gradient_flows_through_modulator():
     assert not torch.allclose(z.grad, zz.grad)
 
 
-# ============================================================================ §5.5 label rules
+# ============================================================================ docs/methods.md label rules
 @pytest.mark.parametrize("i, j, paper, official", [
     (0, 59, 0, 0), (59, 0, 1, 1), (10, 20, 0.64, 0.64), (0, 14, 0.64, 0.64), (0, 15, 0, 0), (54, 41, 1, 0.64),
     (41, 54, 0.64, 0.64)])
@@ -361,7 +361,7 @@ def test_remix_rule_random_direct():
         assert g == pytest.approx(want)
 
 
-# ============================================================================ §5.7 schedules, §1.3.2 sampler
+# ============================================================================ docs/methods.md schedules, docs/methods.md sampler
 def _ctx(counts, per_epoch, batch, runner_epochs=24, repeat=5):
     return MethodContext(num_classes=len(counts), class_counts=counts, layout=None,
                          iters_per_epoch=-(-per_epoch // batch), runner_epochs=runner_epochs, repeat=repeat,
@@ -389,7 +389,7 @@ def test_reverse_sampler_totals_and_switches(counts, total, share, i16, t16, off
 
 
 def test_reverse_sampler_float64_truncation_matters():
-    # exact rational arithmetic would give 98 110 on NTU60 (§1.3.2)
+    # exact rational arithmetic would give 98 110 on NTU60 (docs/methods.md)
     from fractions import Fraction
     n = NTU60
     tail = fm.tail_third(n)

@@ -1,4 +1,4 @@
-"""RPM (§1.2, F1–F6, §5.6), Mixup and Remix batch transforms, and the class-aware / ROS samplers."""
+"""RPM (docs/methods.md, F1–F6, docs/methods.md), Mixup and Remix batch transforms, and the class-aware / ROS samplers."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +26,7 @@ def test_concat_slot_mapping_ntu():
     want = [v for v in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 20, 21, 22, 23, 24)] + \
            [1000 + v for v in (0, 12, 13, 14, 15, 16, 17, 18, 19)]
     assert out.tolist() == want
-    assert all(out[s] != s for s in range(25))     # no slot keeps its own content (§5.6)
+    assert all(out[s] != s for s in range(25))     # no slot keeps its own content (docs/methods.md)
 
 
 def test_concat_slot_mapping_ucla():

@@ -1,4 +1,4 @@
-"""Metrics against the worked example of training.md §9.5 and direct computations."""
+"""Metrics against the worked example of docs/evaluation.md and direct computations."""
 import json
 import math
 
@@ -8,7 +8,7 @@ import pytest
 from benchmark.metrics import (MetricsError, compute_metrics, confusion_matrix, reliability_bins,
                                topk_accuracy)
 
-# training.md §9.5
+# docs/evaluation.md
 P = np.array([
     [0.70, 0.10, 0.10, 0.10],
     [0.90, 0.05, 0.03, 0.02],

@@ -1,4 +1,4 @@
-"""Backbones: golden parameter counts and MACs (backbones.md §6.2, §7), shapes and gradients on
+"""Backbones: golden parameter counts and MACs (docs/backbones.md), shapes and gradients on
 every layout, the formulas of the shared units, orientation and initialisation rules."""
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from methods._base import LinearHead
 BACKBONES = ("stgcnpp", "ctrgcn", "msg3d")
 LAYOUT_NAMES = ("ntu25", "nw_ucla20", "coco17", "openpose18")
 
-# backbones.md §6.2: backbone only, then with a K = 10 / 60 / 120 / 400 head (C = 3, M = 2).
+# docs/backbones.md: backbone only, then with a K = 10 / 60 / 120 / 400 head (C = 3, M = 2).
 GOLDEN_PARAMS = {
     ("stgcnpp", "ntu25"): (1_387_724, 1_390_294, 1_403_144, 1_418_564, 1_490_524),
     ("stgcnpp", "nw_ucla20"): (1_380_944, 1_383_514, 1_396_364, 1_411_784, 1_483_744),
@@ -39,11 +39,11 @@ GOLDEN_PARAMS = {
 }
 HEAD_CLASSES = (10, 60, 120, 400)
 
-# backbones.md §6.2, reduced widths (NTU-25, backbone only) and their head input.
+# docs/backbones.md, reduced widths (NTU-25, backbone only) and their head input.
 REDUCED = [("stgcnpp", 32, 366_924, 128), ("stgcnpp", 16, 109_180, 64), ("ctrgcn", 32, 378_244, 128),
            ("ctrgcn", 16, 115_884, 64), ("msg3d", 48, 1_105_047, 192), ("msg3d", 24, 585_039, 96)]
 
-# backbones.md §7: backbone MACs per clip (M = 2, C = 3).
+# docs/backbones.md: backbone MACs per clip (M = 2, C = 3).
 GOLDEN_MACS = {
     ("stgcnpp", "ntu25"): (2_925_010_000, 1_872_006_400, 1_521_005_200),
     ("stgcnpp", "nw_ucla20"): (2_293_928_000, 1_468_113_920, 1_192_842_560),
@@ -93,7 +93,7 @@ def test_reduced_width_counts(name, width, params, out):
 
 
 def test_parameter_count_excludes_buffers():
-    # MS-G3D keeps fixed k-hop matrices as buffers: they must not be counted (§0).
+    # MS-G3D keeps fixed k-hop matrices as buffers: they must not be counted (docs/backbones.md).
     m = get_backbone_factory("msg3d")(get_layout("ntu25"))
     n_buffers = sum(b.numel() for b in m.buffers())
     assert n_buffers > 0
@@ -151,7 +151,7 @@ def test_output_length_rule():
 # ----------------------------------------------------------------------------- shared units
 
 def test_temporal_padding_rule():
-    # k = 3: padding d; k = 5: padding 2d; k = 9: 4; k = 1: 0 (§1.2)
+    # k = 3: padding d; k = 5: padding 2d; k = 9: 4; k = 1: 0 (docs/backbones.md)
     assert [temporal_padding(3, d) for d in (1, 2, 3, 4)] == [1, 2, 3, 4]
     assert [temporal_padding(5, d) for d in (1, 2)] == [2, 4]
     assert temporal_padding(9) == 4 and temporal_padding(1) == 0
@@ -169,7 +169,7 @@ def test_mstcnpp_structure_remainder_on_branch0_and_bias_only_dilated_convs():
     assert all(m.branches[i][0].out_channels == 10 for i in range(1, 5))
     assert m.branches[5].out_channels == 10
     assert all(isinstance(m.branches[i][3].bn, torch.nn.Identity) for i in range(4))
-    # §6.1 closed form TCN++(64) = 10,216 (§2.4)
+    # docs/backbones.md closed form TCN++(64) = 10,216 (docs/backbones.md)
     assert count_parameters(m) == 10_216
 
 
@@ -194,7 +194,7 @@ def test_ten_block_plan():
 
 @pytest.mark.parametrize("kind", ["VC", "MVC"])
 def test_data_bn_channel_order(kind):
-    """Flattened axis is person-major, then joint, then coordinate (§1.1)."""
+    """Flattened axis is person-major, then joint, then coordinate (docs/backbones.md)."""
     n, m, t, v, c = 4, 2, 5, 3, 3
     bn = DataBN(kind, m, v, c)
     x = torch.zeros(n, m, t, v, c)
@@ -256,7 +256,7 @@ def test_stgcnpp_adjacency_is_a_parameter_initialised_from_the_spatial_graph():
     for block in m.blocks:
         assert isinstance(block.gcn.A, torch.nn.Parameter)
         assert torch.equal(block.gcn.A.detach(), spatial)
-    # block 1 has the GCN-internal projection 3 → 64 but no block residual (§2.1, pitfalls)
+    # block 1 has the GCN-internal projection 3 → 64 but no block residual (docs/backbones.md, pitfalls)
     assert not isinstance(m.blocks[0].gcn.down, torch.nn.Identity)
     assert m.blocks[0].residual.mode == "none"
     assert m.data_bn.kind == "VC"
@@ -346,7 +346,7 @@ def test_msg3d_offsets_and_buffers():
     torch.manual_seed(0)
     m = get_backbone_factory("msg3d")(get_layout("ntu25"))
     pas = [p for n, p in m.named_parameters() if n.endswith(".PA")]
-    assert sum(p.numel() for p in pas) == 406_875                    # §4.6
+    assert sum(p.numel() for p in pas) == 406_875                    # docs/backbones.md
     assert all(p.abs().max() <= 1e-6 for p in pas)
     assert m.data_bn.kind == "MVC" and m.out_channels == 384
     sgcn = m.stages[0].sgcn

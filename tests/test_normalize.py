@@ -1,4 +1,4 @@
-"""benchmark/data/normalize.py against training.md §2.2 / §2.9 and datasets.md §10."""
+"""benchmark/data/normalize.py against docs/training.md and docs/datasets.md."""
 from __future__ import annotations
 
 import numpy as np

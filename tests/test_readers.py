@@ -1,4 +1,4 @@
-"""Readers on small files built here (datasets.md §2–5, §11): NTU .skeleton, pyskl pickles,
+"""Readers on small files built here (docs/datasets.md): NTU .skeleton, pyskl pickles,
 Kinetics JSON, the generic format, and the bad-input cases."""
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def test_ntu_bad_name(tmp_path):
 def test_builtin_missing_lists():
     m120, m60 = ntu.missing_names("ntu120"), ntu.missing_names("ntu60")
     assert len(m120) == 535 and len(m60) == 302 and m60 < m120
-    # the published file holds 21 bytes per name (datasets.md §2.3: 11,235 and 6,342 bytes)
+    # the published file holds 21 bytes per name (docs/datasets.md: 11,235 and 6,342 bytes)
     assert sum(len(n) + 1 for n in m120) == 11235 and sum(len(n) + 1 for n in m60) == 6342
 
 

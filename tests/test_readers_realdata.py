@@ -1,5 +1,5 @@
-"""Readers on the real files beside the project (../shared/data): NW-UCLA (datasets.md §4, §8.2) and
-the Kinetics-skeleton samples (§5). Skipped with a reason when the data is absent."""
+"""Readers on the real files beside the project (../shared/data): NW-UCLA (docs/datasets.md) and
+the Kinetics-skeleton samples (docs/datasets.md). Skipped with a reason when the data is absent."""
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +21,7 @@ KIN = DATA / "kinetics_skeleton_samples"
 pytestmark = pytest.mark.realdata
 
 #: sha256 of "\n".join(NW-UCLA-LT names): BRL protocol (legacy RandomState(0), classes in order,
-#: per-class sub-lists in split_ctrgcn.csv training order), n_max = 100, r = 10 (datasets.md §8.2).
+#: per-class sub-lists in split_ctrgcn.csv training order), n_max = 100, r = 10 (docs/datasets.md).
 NW_UCLA_LT10_SHA256 = "cf33b354a77e8f8493889ec2d207e25a2561a8bd002ff164b0f7bac058bf400f"
 
 
@@ -60,7 +60,7 @@ def test_nw_ucla_lt_split_golden(ucla):
     assert kept == build_lt_split(names, labels, 10, n_max=100, ratio=10)
     label_of = dict(zip(names, labels))
     assert list(np.bincount([label_of[n] for n in kept], minlength=10)) == [100, 77, 59, 46, 35, 27, 21, 16, 12, 10]
-    # independent re-statement of the protocol with numpy's legacy *global* RNG (spec §8.2 step 3)
+    # independent re-statement of the protocol with numpy's legacy *global* RNG (docs/datasets.md)
     state = np.random.get_state()
     try:
         np.random.seed(0)

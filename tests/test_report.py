@@ -1,4 +1,4 @@
-"""Aggregation tables and the HTML report on tiny fake run folders (workflow.md §10).
+"""Aggregation tables and the HTML report on tiny fake run folders (docs/workflow.md).
 
 The fake results tree holds two splits (NW-UCLA-LT at ratio 10 and an NTU60-LT-shaped split at
 ratio 100, so that paper tables map), methods ce / brl / brl_official (official_code fidelity),

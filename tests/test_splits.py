@@ -1,4 +1,4 @@
-"""benchmark/data/splits.py against datasets.md §8–9, and the official NTU-LT lists (§8.3)."""
+"""benchmark/data/splits.py against docs/datasets.md, and the official NTU-LT lists (docs/datasets.md)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +13,7 @@ from benchmark.data.splits import (SplitError, build_lt_split, counts_table, lt_
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LISTS = DATA / "brl_lt_splits"
 
-# datasets.md §8.1, per-class counts for the default ratios (class 0 first)
+# docs/datasets.md, per-class counts for the default ratios (class 0 first)
 NTU60_R100 = [600, 554, 513, 474, 439, 406, 375, 347, 321, 297, 274, 254, 235, 217, 201, 186, 172, 159, 147,
               136, 125, 116, 107, 99, 92, 85, 78, 72, 67, 62, 57, 53, 49, 45, 42, 39, 36, 33, 30, 28, 26, 24,
               22, 20, 19, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 8, 7, 7, 6, 6]
@@ -31,7 +31,7 @@ NTU120_XSET_R100 = [400, 384, 370, 356, 342, 329, 317, 305, 293, 282, 271, 261, 
                     4, 4, 4]
 NW_UCLA_R10 = [100, 77, 59, 46, 35, 27, 21, 16, 12, 10]
 
-# (C, n_max, r) -> (total, first five, last five)  (datasets.md §8.1)
+# (C, n_max, r) -> (total, first five, last five)  (docs/datasets.md)
 PROFILES = {
     (60, 600, 100): (7892, [600, 554, 513, 474, 439], [8, 7, 7, 6, 6]),
     (60, 600, 50): (9150, [600, 561, 525, 491, 460], [15, 14, 13, 12, 12]),
@@ -64,7 +64,7 @@ def test_profile_full_lists(c, n_max, full):
     assert list(lt_profile(c, n_max, r)) == full
 
 
-# Many / Medium / Few per §9.1: (many, medium, few)
+# Many / Medium / Few per docs/datasets.md: (many, medium, few)
 SHOTS = {
     (60, 600, 100): (23, 21, 16), (60, 600, 50): (27, 25, 8), (60, 600, 10): (46, 14, 0),
     (120, 600, 100): (47, 41, 32), (120, 600, 50): (55, 49, 16), (120, 600, 10): (93, 27, 0),
@@ -149,7 +149,7 @@ def test_split_list_io(tmp_path):
 
 # --------------------------------------------------------------------------- official NTU-LT lists
 
-OFFICIAL = {  # file: (C, n_max, r, md5)  (datasets.md §8.3)
+OFFICIAL = {  # file: (C, n_max, r, md5)  (docs/datasets.md)
     "NTU60_LT/NTU60_xsub_exp_100.txt": (60, 600, 100, "0fca053584be69e96c210d119dd1be44"),
     "NTU60_LT/NTU60_xsub_exp_50.txt": (60, 600, 50, "0852ba921589841f55a6a7933594f25e"),
     "NTU60_LT/NTU60_xsub_exp_10.txt": (60, 600, 10, "7232c8d1d03de229aeea9322cc118ae9"),

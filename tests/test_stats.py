@@ -1,4 +1,4 @@
-"""Seed statistics and paired comparisons (training.md §10)."""
+"""Seed statistics and paired comparisons (docs/evaluation.md)."""
 import numpy as np
 import pytest
 from scipy import stats as sst

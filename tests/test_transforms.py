@@ -1,6 +1,6 @@
 """Tests of the on-device batch pipeline (benchmark/data/transforms.py).
 
-Spec: training.md §2 and §6.2, methods.md §1.3.1 and §1.5, datasets.md §7.
+Reference: docs/training.md, docs/methods.md, docs/datasets.md.
 """
 from __future__ import annotations
 
@@ -314,7 +314,7 @@ def test_train_sampler_rejects_empty_samples():
 # ----------------------------------------------------------------------------------- test clips
 
 def _official_test_clips(num_frames, clip_len, num_clips):
-    """The official call sequence, written out against the global numpy RNG (training.md §6.2)."""
+    """The official call sequence, written out against the global numpy RNG (docs/evaluation.md)."""
     state = np.random.get_state()
     try:
         np.random.seed(255)

@@ -10,7 +10,7 @@ A prepared dataset is a folder::
 
 Frames beyond ``frames`` and persons beyond ``persons`` are zero. The folder is written into a
 temporary sibling and renamed into place, so a present ``meta.json`` always means a complete
-dataset (spec: datasets.md §1, workflow.md §8).
+dataset (docs/datasets.md, docs/workflow.md).
 """
 from __future__ import annotations
 

@@ -1,15 +1,15 @@
-"""Per-layout normalisation, applied once per sample at prepare time (datasets.md §10, training.md §2.2, §2.9).
+"""Per-layout normalisation, applied once per sample at prepare time (docs/datasets.md, docs/training.md).
 
 Modes:
 
-- ``prenorm3d``: PreNormalize3D (training.md §2.2 / datasets.md §10.1) with the layout's spine,
+- ``prenorm3d``: PreNormalize3D (docs/training.md / docs/datasets.md) with the layout's spine,
   shoulders and translation centre (NTU-25 and NW-UCLA-20: spine (0, 1), shoulders (4, 8),
   centre 1). May shrink T (frames without the main person are dropped).
-- ``prenorm2d``: PreNormalize2D, pyskl mode 'fix' (datasets.md §10.3): x, y → [−1, 1] with the
+- ``prenorm2d``: PreNormalize2D, pyskl mode 'fix' (docs/datasets.md): x, y → [−1, 1] with the
   sample's image shape; joints with score ≤ 0.01 set to (0, 0). Needs a score channel (C = 3).
-- ``stgcn_center``: ST-GCN OpenPose centring (datasets.md §10.3): x − 0.5, −(y − 0.5); x = y = 0
+- ``stgcn_center``: ST-GCN OpenPose centring (docs/datasets.md): x − 0.5, −(y − 0.5); x = y = 0
   where score = 0.
-- ``ctrgcn_minmax``: CTR-GCN's NW-UCLA feeder normalisation (datasets.md §10.2).
+- ``ctrgcn_minmax``: CTR-GCN's NW-UCLA feeder normalisation (docs/datasets.md).
 - ``none``: unchanged (cast to float32).
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ def angle_between(v1: np.ndarray, v2: np.ndarray) -> float:
 
 def rotation_matrix(axis: np.ndarray, theta: float) -> np.ndarray:
     """Rodrigues rotation by +theta about ``axis`` (right-hand rule); identity when the axis or the
-    angle is numerically zero (training.md §2.2 step 5)."""
+    angle is numerically zero (docs/training.md)."""
     axis = np.asarray(axis, dtype=np.float64)
     if np.abs(axis).sum() < _EPS or abs(theta) < _EPS:
         return np.eye(3)
@@ -49,13 +49,13 @@ def rotation_matrix(axis: np.ndarray, theta: float) -> np.ndarray:
 
 
 def align_to(v: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The rotation of datasets.md §10.1 step 4/5 that maps ``v`` onto ``target``:
+    """The rotation of docs/datasets.md that maps ``v`` onto ``target``:
     axis = v × target, angle = ∠(v, target)."""
     return rotation_matrix(np.cross(v, target), angle_between(v, target))
 
 
 def prenorm3d(x: np.ndarray, layout: Layout, center_joint: Optional[int] = None, where: str = "sample") -> np.ndarray:
-    """PreNormalize3D (training.md §2.2; datasets.md §10.1). x: (M, T, V, 3) → (M, T', V, 3) float32.
+    """PreNormalize3D (docs/training.md; docs/datasets.md). x: (M, T, V, 3) → (M, T', V, 3) float32.
 
     ``center_joint`` overrides the layout's translation centre (the ``official_code`` fidelity mode
     for NW-UCLA passes V − 1, the joint pyskl's transform uses for V ≠ 25, flag F18)."""
@@ -66,17 +66,23 @@ def prenorm3d(x: np.ndarray, layout: Layout, center_joint: Optional[int] = None,
     if c is None:
         raise DatasetError(f"layout '{layout.name}' declares no translation centre (norm_center)")
     x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 4 or x.shape[-1] != 3 or x.shape[2] != layout.num_node:
-        raise DatasetError(f"{where}: prenorm3d expects (M, T, {layout.num_node}, 3), got {x.shape}")
+    if x.ndim != 4 or x.shape[-1] not in (3, 4) or x.shape[2] != layout.num_node:
+        raise DatasetError(f"{where}: prenorm3d expects (M, T, {layout.num_node}, 3) or, with a confidence "
+                           f"channel, (M, T, {layout.num_node}, 4), got {x.shape}")
     if not x.any():                                   # step 1: an all-zero array is returned unchanged
         return x.astype(np.float32)
+    # A 4th channel (xyz+score) is a confidence: it follows the frame selection and the person swap
+    # but is never translated or rotated.
+    extra = x[..., 3:]
+    x = x[..., :3]
     # step 2: main person and empty frames (a person is absent in a frame if all-close to 0)
     present = ~np.all(np.isclose(x, 0.0), axis=(2, 3))                  # (M, T)
     if x.shape[0] > 1 and present[1].sum() > present[0].sum():
-        x = x[:, present[1]]
+        x, extra = x[:, present[1]], extra[:, present[1]]
         x[[0, 1]] = x[[1, 0]]
+        extra[[0, 1]] = extra[[1, 0]]
     else:
-        x = x[:, present[0]]
+        x, extra = x[:, present[0]], extra[:, present[0]]
     if x.shape[1] == 0:
         raise DatasetError(f"{where}: neither person 0 nor person 1 appears in any frame")
     # step 3: translate by the main person's centre joint in the first kept frame; zero joints stay zero
@@ -87,13 +93,15 @@ def prenorm3d(x: np.ndarray, layout: Layout, center_joint: Optional[int] = None,
     x = x @ align_to(x[0, 0, b] - x[0, 0, a], np.array([0.0, 0.0, 1.0])).T
     a, b = layout.shoulders
     x = x @ align_to(x[0, 0, b] - x[0, 0, a], np.array([1.0, 0.0, 0.0])).T
+    if extra.shape[-1]:
+        x = np.concatenate([x, extra], axis=-1)
     return x.astype(np.float32)
 
 
 def recenter(joints: np.ndarray, joint: int, old_center: int = 1) -> np.ndarray:
     """Move the PreNormalize3D translation centre of prepared samples to another joint, exactly.
 
-    PreNormalize3D (training.md §2.2) computes y = R·(x − p_c) on non-zero joints, where the
+    PreNormalize3D (docs/training.md) computes y = R·(x − p_c) on non-zero joints, where the
     rotation R depends only on joint *differences*. Centring on joint c′ instead gives
     R·(x − p_c′) = y − R·(p_c′ − p_c) = y − y[main person, first kept frame, c′], so the prepared
     data need not be re-normalised: subtract that joint from every non-zero joint of the sample
@@ -119,7 +127,7 @@ def recenter(joints: np.ndarray, joint: int, old_center: int = 1) -> np.ndarray:
 
 def prenorm2d(x: np.ndarray, img_shape: Tuple[int, int] = (1080, 1920), score_thr: float = 0.01,
               where: str = "sample") -> np.ndarray:
-    """PreNormalize2D mode 'fix' (datasets.md §10.3): x ← (x − w/2)/(w/2), y ← (y − h/2)/(h/2) with
+    """PreNormalize2D mode 'fix' (docs/datasets.md): x ← (x − w/2)/(w/2), y ← (y − h/2)/(h/2) with
     (h, w) = ``img_shape``; x = y = 0 where score ≤ ``score_thr``. x: (M, T, V, 3) with score channel."""
     x = np.array(x, dtype=np.float32)
     h, w = (float(v) for v in img_shape)
@@ -133,7 +141,7 @@ def prenorm2d(x: np.ndarray, img_shape: Tuple[int, int] = (1080, 1920), score_th
 
 
 def stgcn_center(x: np.ndarray, where: str = "sample") -> np.ndarray:
-    """ST-GCN OpenPose centring (datasets.md §5 step 2, §10.3): x − 0.5, −(y − 0.5); 0 where score = 0."""
+    """ST-GCN OpenPose centring (docs/datasets.md): x − 0.5, −(y − 0.5); 0 where score = 0."""
     x = np.array(x, dtype=np.float32)
     if x.shape[-1] != 3:
         raise DatasetError(f"{where}: stgcn_center needs (x, y, score) channels, got C = {x.shape[-1]}")
@@ -144,7 +152,7 @@ def stgcn_center(x: np.ndarray, where: str = "sample") -> np.ndarray:
 
 
 def ctrgcn_minmax(x: np.ndarray, center_joint: int = 1, where: str = "sample") -> np.ndarray:
-    """CTR-GCN's NW-UCLA normalisation (datasets.md §10.2): subtract joint 1 of frame 0 (person 0),
+    """CTR-GCN's NW-UCLA normalisation (docs/datasets.md): subtract joint 1 of frame 0 (person 0),
     then per axis min-max scale over the whole sequence to [−1, 1]; an axis with max = min is set
     to 0 (warning naming the sample)."""
     x = np.asarray(x, dtype=np.float64)

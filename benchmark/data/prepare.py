@@ -12,7 +12,8 @@ import numpy as np
 
 from benchmark.data.canonical import DatasetMeta, load_dataset, pack_samples, write_dataset
 from benchmark.data.readers import read_dataset
-from benchmark.data.splits import SplitError, build_lt_split, counts_table, read_split_list, write_split_list
+from benchmark.data.splits import (SplitError, build_lt_split, counts_table, read_split_list, resolve_thresholds,
+                                   write_split_list)
 
 DATA_VERSION = "1"
 
@@ -41,12 +42,15 @@ def prepare_dataset(dataset_id: str, source: str, root: Optional[Path], out_dir:
 
 
 def build_split(data_dir: Path, benchmark: str, n_max: Optional[int], ratio: Optional[str], split_list: Optional[Path],
-                out: Path, counts_out: Path, seed: int = 0) -> list:
+                out: Path, counts_out: Path, seed: int = 0, thresholds: Optional[Dict[str, Any]] = None) -> list:
     """Write the LT training list (one name per line, grouped by class) and its counts table.
 
     - ``split_list`` given: the official list is used as is (validated against the data);
     - ``ratio == 'natural'``: the whole training split (Kinetics keeps its natural long tail);
-    - otherwise: BRL's protocol on the training split in source (table) order."""
+    - otherwise: BRL's protocol on the training split in source (table) order.
+
+    ``thresholds`` (the dataset's Many/Few setting, absolute or relative) is resolved against the
+    kept counts and written into the counts table (columns many_above, few_below)."""
     from benchmark.data.readers.generic import training_order
 
     ds = load_dataset(data_dir)
@@ -71,7 +75,10 @@ def build_split(data_dir: Path, benchmark: str, n_max: Optional[int], ratio: Opt
         print(f"warning: {out}: {len(empty)} class(es) have no training sample ({cls}); a model cannot learn "
               "them and their test accuracy will be 0", file=sys.stderr)
     write_split_list(out, kept)
-    table = counts_table([label_of[n] for n in kept], ds.meta.num_classes, ds.meta.class_names or None)
+    kept_labels = [label_of[n] for n in kept]
+    groups = resolve_thresholds(thresholds, np.bincount(np.asarray(kept_labels, dtype=np.int64),
+                                                        minlength=ds.meta.num_classes))
+    table = counts_table(kept_labels, ds.meta.num_classes, ds.meta.class_names or None, groups=groups)
     test = ds.split_indices(benchmark, "test")
     table["test_count"] = np.bincount(ds.table["label"].to_numpy()[test], minlength=ds.meta.num_classes)
     from benchmark.io import atomic_write_text

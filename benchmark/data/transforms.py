@@ -1,6 +1,6 @@
 """On-device batch data pipeline: temporal sampling, augmentation and stream (modality) generation.
 
-The official per-sample order (training.md §2.1) is
+The official per-sample order (docs/training.md) is
 
     PreNormalize3D → RandomScale → RandomRot → Flip → GenSkeFeat(stream) → UniformSample(L)
 
@@ -16,7 +16,7 @@ padded tensor ``joints`` (N, M=2, T_max, V, C) plus ``frames`` (N,) and builds e
 This equals the official order exactly: bones/skips are per-frame linear maps, scale and rotation
 are per-sample linear maps of the coordinates, the flip is a joint permutation, and motion is
 ``m[t] = f[idx+1] − f[idx]`` (0 where ``idx == T−1``), i.e. between consecutive *original* frames
-(training.md §2.6, methods.md §1.5). :func:`modality` is the full-sequence reference that the tests
+(docs/training.md, docs/methods.md). :func:`modality` is the full-sequence reference that the tests
 use to check this equivalence.
 
 Coordinates (``coords``):
@@ -24,16 +24,18 @@ Coordinates (``coords``):
 - ``"xyz"``: C = 3, all three channels are coordinates (NTU, NW-UCLA).
 - ``"xy+score"``: C = 3, channels (x, y, score) (COCO-17 / OpenPose-18 2D). Augmentation matrices
   act on x, y only; a bone/skip's score is the mean of its two joints' scores (a self pair keeps
-  its own); a motion's score is the mean of the scores at t and t+1 (datasets.md §7).
+  its own); a motion's score is the mean of the scores at t and t+1 (docs/datasets.md).
 - ``"xy"``: C = 2, both channels are coordinates.
+- ``"xyz+score"``: C = 4, channels (x, y, z, confidence) (e.g. a Kinect tracking state or a 3D
+  pose estimator's score). Coordinates are treated as "xyz", the score channel as in "xy+score".
 
 Augmentation modes (:class:`AugmentConfig`):
 
-- ``"3d"`` (training.md §2.3–2.5): RandomScale(0.1) then RandomRot(0.3) as one matrix R·S per
+- ``"3d"`` (docs/training.md): RandomScale(0.1) then RandomRot(0.3) as one matrix R·S per
   sample, and a left/right flip with p = 0.5 that only permutes joint indices (no mirroring)
   [official code]. ``mirror=True`` also sets x ← −x on flipped samples (the ``flip.mode = mirror``
   ablation).
-- ``"2d"`` (training.md §2.9, datasets.md §10.3): the official K400 config uses only an image-space
+- ``"2d"`` (docs/training.md, docs/datasets.md): the official K400 config uses only an image-space
   flip. Coordinates are normalised and centred at prepare time, so the image-space flip
   x ← W − x becomes x ← −x (zero joints stay zero because it is linear), followed by the joint
   permutation. No scale, no rotation. The mirror is encoded in the returned matrix
@@ -56,7 +58,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 STREAMS = ("j", "b", "k", "jm", "bm", "km")
-COORDS = ("xyz", "xy+score", "xy")
+COORDS = ("xyz", "xy+score", "xy", "xyz+score")
+#: channels per joint of each coordinate format
+COORD_CHANNELS = {"xyz": 3, "xy+score": 3, "xy": 2, "xyz+score": 4}
 AUG_MODES = ("3d", "2d")
 
 
@@ -79,7 +83,7 @@ def _check_frames(frames: np.ndarray, what: str = "frames") -> np.ndarray:
 
 
 def train_frame_indices(frames: np.ndarray, clip_len: int, rng: np.random.Generator) -> np.ndarray:
-    """Uniform segment sampler for training, batched (methods.md §1.3.1, pyskl ``UniformSample``).
+    """Uniform segment sampler for training, batched (docs/methods.md, pyskl ``UniformSample``).
 
     For every sample with T valid frames and clip length L:
 
@@ -92,7 +96,7 @@ def train_frame_indices(frames: np.ndarray, clip_len: int, rng: np.random.Genera
     Args:
         frames: (B,) number of valid frames per sample (≥ 1).
         clip_len: L.
-        rng: the generator of this batch (training.md §2.10).
+        rng: the generator of this batch (docs/training.md).
     Returns:
         (B, L) int64 frame indices in [0, T_b).
     """
@@ -132,7 +136,7 @@ def train_frame_indices(frames: np.ndarray, clip_len: int, rng: np.random.Genera
 
 
 def test_frame_indices(frames: int, clip_len: int, num_clips: int) -> np.ndarray:
-    """Deterministic test/validation clips of one sample (training.md §6.2).
+    """Deterministic test/validation clips of one sample (docs/evaluation.md).
 
     A fresh legacy ``RandomState(255)`` per sample issues exactly the calls of the official
     sampler (which reseeds the global numpy RNG instead), so the indices match it bit for bit.
@@ -201,7 +205,7 @@ test_frame_indices_batch.__test__ = False  # type: ignore[attr-defined]
 
 @dataclass
 class AugmentConfig:
-    """Per-sample augmentation (training.md §2.3–2.5, §2.9).
+    """Per-sample augmentation (docs/training.md).
 
     scale: RandomScale range s; factors 1 + U(−s, s), one per axis. ("3d" only)
     rotate: RandomRot range θ (rad); θx, θy, θz ~ U(−θ, θ). ("3d" only)
@@ -230,7 +234,7 @@ class AugmentConfig:
 
 def rotation_matrices(theta: "torch.Tensor") -> "torch.Tensor":
     """R = R_z·R_y·R_x for angles (B, 3) = (θx, θy, θz), with the official conventions
-    (training.md §2.4): R_x = [[1,0,0],[0,c,s],[0,−s,c]], R_y = [[c,0,−s],[0,1,0],[s,0,c]],
+    (docs/training.md): R_x = [[1,0,0],[0,c,s],[0,−s,c]], R_y = [[c,0,−s],[0,1,0],[s,0,c]],
     R_z = [[c,s,0],[−s,c,0],[0,0,1]]. Returns (B, 3, 3); p′ = R·p."""
     import torch
 
@@ -250,7 +254,7 @@ def augment_params(batch_size: int, cfg: AugmentConfig, gen: "torch.Generator",
                    device=None) -> Tuple["torch.Tensor", "torch.Tensor"]:
     """Draw one augmentation per sample: (matrices (B, 3, 3) float32, flip_mask (B,) bool).
 
-    "3d": M = R·S (RandomScale first, then RandomRot, training.md §2.1), with
+    "3d": M = R·S (RandomScale first, then RandomRot, docs/training.md), with
     S = diag(1 + U(−s, s)) per axis and R from :func:`rotation_matrices`; with ``mirror`` the
     flipped samples get M ← diag(−1, 1, 1)·M (the mirror acts after scale and rotation, as the
     flip does in the official order).
@@ -293,10 +297,26 @@ def _check_stream(stream: str) -> None:
 def _check_coords(coords: str, c: int) -> None:
     if coords not in COORDS:
         raise TransformError(f"unknown coords '{coords}'; available: {', '.join(COORDS)}")
-    need = 2 if coords == "xy" else 3
+    need = COORD_CHANNELS[coords]
     if c != need:
         raise TransformError(f"coords '{coords}' needs C = {need} channels, the data has C = {c}; "
                              "check the dataset's meta.json 'coords'")
+
+
+def _geo_channels(coords: str) -> int:
+    """Coordinate channels (3 for xyz formats, 2 for xy formats); any further channel is a score."""
+    return 3 if coords.startswith("xyz") else 2
+
+
+def _has_score(coords: str) -> bool:
+    return coords.endswith("+score")
+
+
+def aug_mode(coords: str) -> str:
+    """The augmentation mode a coordinate format takes: "3d" for xyz / xyz+score, "2d" otherwise."""
+    if coords not in COORDS:
+        raise TransformError(f"unknown coords '{coords}'; available: {', '.join(COORDS)}")
+    return "3d" if coords.startswith("xyz") else "2d"
 
 
 @lru_cache(maxsize=None)
@@ -311,7 +331,7 @@ def _partner_index(layout: Layout, base: str) -> np.ndarray:
 
 def _spatial(x: "torch.Tensor", base: str, layout: Layout, coords: str) -> "torch.Tensor":
     """j, b or k of x (..., V, C): b[..., v, :] = x[..., v, :] − x[..., u, :] over the pairs (v, u);
-    for "xy+score" channel 2 is the mean of the two joints' scores (methods.md §1.5)."""
+    for "xy+score" channel 2 is the mean of the two joints' scores (docs/methods.md)."""
     import torch
 
     if base == "j":
@@ -322,24 +342,26 @@ def _spatial(x: "torch.Tensor", base: str, layout: Layout, coords: str) -> "torc
     partner = torch.as_tensor(_partner_index(layout, base), device=x.device)
     other = x.index_select(-2, partner)
     out = x - other
-    if coords == "xy+score":
-        out = torch.cat([out[..., :2], (x[..., 2:] + other[..., 2:]) / 2], dim=-1)
+    if _has_score(coords):
+        g = _geo_channels(coords)
+        out = torch.cat([out[..., :g], (x[..., g:] + other[..., g:]) / 2], dim=-1)
     return out
 
 
 def _motion(cur: "torch.Tensor", nxt: "torch.Tensor", last: "torch.Tensor", coords: str) -> "torch.Tensor":
     """m = nxt − cur, with score channel (cur + nxt)/2 for "xy+score", and 0 where ``last``
-    (broadcastable boolean, True at the last valid frame) (training.md §2.6, datasets.md §7)."""
+    (broadcastable boolean, True at the last valid frame) (docs/training.md, docs/datasets.md)."""
     import torch
 
     m = nxt - cur
-    if coords == "xy+score":
-        m = torch.cat([m[..., :2], (cur[..., 2:] + nxt[..., 2:]) / 2], dim=-1)
+    if _has_score(coords):
+        g = _geo_channels(coords)
+        m = torch.cat([m[..., :g], (cur[..., g:] + nxt[..., g:]) / 2], dim=-1)
     return m.masked_fill(last, 0.0)
 
 
 def modality(x: "torch.Tensor", stream: str, layout: Layout, coords: str = "xyz") -> "torch.Tensor":
-    """Stream of a full sequence x (..., T, V, C), all T frames valid (training.md §2.6).
+    """Stream of a full sequence x (..., T, V, C), all T frames valid (docs/training.md).
 
     j, b, k per frame; jm, bm, km: m[t] = f[t+1] − f[t] for t < T−1 and m[T−1] = 0 (all channels,
     including a score channel). Reference implementation for the official order.
@@ -378,7 +400,7 @@ def apply_augmentation(x: "torch.Tensor", aug: Optional[Tuple["torch.Tensor", "t
                              f"expected ({b}, 3, 3) and ({b},) for a batch of {b}")
     mats = mats.to(device=x.device, dtype=x.dtype)
     flip = flip.to(device=x.device)
-    nc = 3 if coords == "xyz" else 2
+    nc = _geo_channels(coords)
     lead = x.shape[1:-1]
     flat = x.reshape(b, -1, x.shape[-1])                               # (B, P, C)
     geo = torch.bmm(flat[..., :nc], mats[:, :nc, :nc].transpose(1, 2))   # row vectors: p′ᵀ = pᵀ·Mᵀ
@@ -396,7 +418,7 @@ def apply_augmentation(x: "torch.Tensor", aug: Optional[Tuple["torch.Tensor", "t
 def make_clips(joints: "torch.Tensor", frames: "torch.Tensor", idx: "torch.Tensor", stream: str,
                layout: Layout, aug: Optional[Tuple["torch.Tensor", "torch.Tensor"]],
                coords: str = "xyz", pre_stream=None) -> "torch.Tensor":
-    """Build a batch of clips (B, M, L, V, C) from padded sequences (spec: training.md §2, §6.2).
+    """Build a batch of clips (B, M, L, V, C) from padded sequences (docs/training.md).
 
     Args:
         joints: (B, M, T_max, V, C) normalised joints, frames ≥ ``frames[b]`` are padding.

@@ -3,7 +3,7 @@
 The workflow resolves one :class:`RunSpec` per (dataset, benchmark, backbone, method, stream,
 seed) from the config and passes it to ``python -m benchmark train --spec JSON``. Its canonical
 JSON (sorted keys, no paths, no thread counts, no device) is hashed into ``config_hash``: a
-checkpoint is only resumed by a run with the same hash (workflow.md §7–8).
+checkpoint is only resumed by a run with the same hash (docs/workflow.md).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ FLIP_MODES = ("permute", "mirror")
 
 @dataclass(frozen=True)
 class Schedule:
-    """Optimiser and schedule (training.md §3.1): SGD + Nesterov, per-iteration cosine, no warm-up."""
+    """Optimiser and schedule (docs/training.md): SGD + Nesterov, per-iteration cosine, no warm-up."""
 
     runner_epochs: int = 24
     repeat: int = 5
@@ -41,7 +41,7 @@ class Schedule:
     test_clips: int = 10
     val_every: int = 1                # 1-clip monitoring pass every N runner epochs (0 = never)
     eval_batch_size: int = 64
-    #: test clips: "deterministic" (fixed offsets, training.md §6.2) or "random" (training-mode
+    #: test clips: "deterministic" (fixed offsets, docs/evaluation.md) or "random" (training-mode
     #: uniform sampling seeded per sample: the official Kinetics test, whose sampler lacks test mode)
     test_sampling: str = "deterministic"
     #: also store the pooled test features (N, clips, d) in test_probs.npz (key ``features``)
@@ -58,7 +58,7 @@ class Schedule:
 
 
 def cosine_lr(lr0: float, step: int, total: int) -> float:
-    """lr_t = lr0 · ½ · (1 + cos(π t / T_tot)) (training.md §3.1)."""
+    """lr_t = lr0 · ½ · (1 + cos(π t / T_tot)) (docs/training.md)."""
     if total <= 0:
         return lr0
     return lr0 * 0.5 * (1.0 + math.cos(math.pi * step / total))

@@ -3,7 +3,7 @@
 Data stay on the device as one padded tensor per split; every batch is sampled, augmented and
 turned into its stream there (benchmark.data.transforms). The loop checkpoints atomically after
 every runner epoch into a folder that is *not* a declared workflow output, so a killed run resumes
-from its last completed epoch (workflow.md §8). Final outputs are written last and atomically.
+from its last completed epoch (docs/workflow.md). Final outputs are written last and atomically.
 """
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def _bar(iterable, progress: bool, **kw):
 
 def _step_generator(seed: int, step: int, device: torch.device, salt: int = 0) -> torch.Generator:
     """A generator seeded from (run seed, global iteration): batch-level draws are reproducible and
-    independent of how the run was interrupted (training.md §2.10)."""
+    independent of how the run was interrupted (docs/training.md)."""
     g = torch.Generator(device=device)
     g.manual_seed((seed * 1_000_003 + step * 7919 + salt) % (2 ** 63 - 1))
     return g
@@ -145,7 +145,7 @@ def resolve_split(ds: CanonicalDataset, benchmark: str, split_file: Optional[Pat
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, method, split: SplitTensors, spec: RunSpec, layout, num_clips: int,
              device: torch.device, progress: bool = False, desc: str = "test", features: bool = False):
-    """Multi-clip test: per-clip test_probs averaged over clips (training.md §6).
+    """Multi-clip test: per-clip test_probs averaged over clips (docs/evaluation.md).
 
     Clips are deterministic, or with ``schedule.test_sampling = random`` training-mode clips from a
     generator seeded per sample (the official Kinetics test). Returns (probs (N, C), clip_logits
@@ -192,7 +192,7 @@ def augment_config(spec: RunSpec, coords: str) -> "T.AugmentConfig":
     """The per-sample augmentation of a run: 3D (scale, rotation, flip) or 2D (image-space flip);
     ``augment.flip_mode = mirror`` also negates x of flipped 3D samples."""
     return T.AugmentConfig(scale=spec.augment.scale, rotate=spec.augment.rotate, flip_p=spec.augment.flip_p,
-                           mode="2d" if coords != "xyz" else "3d", mirror=spec.augment.flip_mode == "mirror")
+                           mode=T.aug_mode(coords), mirror=spec.augment.flip_mode == "mirror")
 
 
 def _center_joint(spec: RunSpec, ds: CanonicalDataset) -> Optional[int]:
@@ -404,12 +404,15 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
     test_seconds = time.time() - t_test
     from benchmark.metrics import compute_metrics
 
+    from benchmark.data.splits import DEFAULT_GROUPS, counts_path_for_split, groups_from_counts_csv
+
+    groups = groups_from_counts_csv(counts_path_for_split(split_file)) if split_file else DEFAULT_GROUPS
     train_counts = np.bincount(train.labels, minlength=ds.meta.num_classes)
-    metrics = compute_metrics(probs, test.labels, train_counts)
+    metrics = compute_metrics(probs, test.labels, train_counts, groups=groups)
     selections, sel_probs = tracker.test_all(
         model, ctx.runner_epochs, probs,
         lambda rule: evaluate(model, method, test, spec, layout, sch.test_clips, dev, desc=rule)[0],
-        lambda p: compute_metrics(p, test.labels, train_counts))
+        lambda p: compute_metrics(p, test.labels, train_counts, groups=groups))
     n_train_clips = ctx.runner_epochs * ctx.iters_per_epoch * sch.batch_size
     record = {
         "run": {"dataset": spec.dataset, "benchmark": spec.benchmark, "split": spec.split_id,

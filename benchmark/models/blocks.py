@@ -1,14 +1,14 @@
-"""Units shared by the three backbones (spec: backbones.md §1, §2.2, §3.3, §4.4).
+"""Units shared by the three backbones (docs/backbones.md).
 
 - :class:`DataBN`: the first layer, a BatchNorm1d over the flattened (joint, channel) or
-  (person, joint, channel) axis (§1.1), which also checks the input shape against the model.
-- :class:`UnitTCN`: temporal convolution (kernel k×1) + optional BN (§1.2).
-- :class:`MSTCNPlusPlus`: ST-GCN++'s six-branch temporal module (§2.2).
-- :class:`MSTCN`: the MS-G3D-style multi-scale temporal module used by CTR-GCN (§3.3) and
-  MS-G3D (§4.4).
-- :func:`ten_block_plan`: the channel/stride plan of the ten-block backbones (§1.2).
+  (person, joint, channel) axis (docs/backbones.md), which also checks the input shape against the model.
+- :class:`UnitTCN`: temporal convolution (kernel k×1) + optional BN (docs/backbones.md).
+- :class:`MSTCNPlusPlus`: ST-GCN++'s six-branch temporal module (docs/backbones.md).
+- :class:`MSTCN`: the MS-G3D-style multi-scale temporal module used by CTR-GCN (docs/backbones.md) and
+  MS-G3D (docs/backbones.md).
+- :func:`ten_block_plan`: the channel/stride plan of the ten-block backbones (docs/backbones.md).
 - :func:`residual_projection`: block residual (none / identity / 1×1 conv + BN).
-- :func:`kaiming_fanout_init`: CTR-GCN's explicit initialisation scheme (§3.4).
+- :func:`kaiming_fanout_init`: CTR-GCN's explicit initialisation scheme (docs/backbones.md).
 """
 from __future__ import annotations
 
@@ -26,20 +26,20 @@ class ModelInputError(ValueError):
 # --------------------------------------------------------------------------- pure helpers
 
 def temporal_padding(kernel_size: int, dilation: int = 1) -> int:
-    """Padding that keeps length ceil(T/s): (k + (k−1)(d−1) − 1) // 2 (backbones.md §1.2)."""
+    """Padding that keeps length ceil(T/s): (k + (k−1)(d−1) − 1) // 2 (docs/backbones.md)."""
     return (kernel_size + (kernel_size - 1) * (dilation - 1) - 1) // 2
 
 
 def mstcnpp_branch_channels(channels: int, num_branches: int = 6) -> Tuple[int, int]:
     """ST-GCN++ mstcn split: (rem, mid) with mid = ⌊C/6⌋ and rem = C − 5·mid going to branch 0
-    (backbones.md §2.2): 64 → (14, 10), 128 → (23, 21), 256 → (46, 42)."""
+    (docs/backbones.md): 64 → (14, 10), 128 → (23, 21), 256 → (46, 42)."""
     mid = channels // num_branches
     return channels - mid * (num_branches - 1), mid
 
 
 def mstcn_branch_channels(channels: int, num_branches: int) -> Tuple[int, int]:
     """MS-G3D-style MSTCN split: (b, b') with b = ⌊C/n⌋ per branch and b' = C − (n−1)·b going to
-    the **last** (1×1) branch (backbones.md §3.3, §4.4)."""
+    the **last** (1×1) branch (docs/backbones.md)."""
     b = channels // num_branches
     return b, channels - b * (num_branches - 1)
 
@@ -57,7 +57,7 @@ class BlockSpec:
 def ten_block_plan(in_channels: int, base_channels: int = 64, num_stages: int = 10,
                    inflate_stages: Sequence[int] = (5, 8), down_stages: Sequence[int] = (5, 8)
                    ) -> List[BlockSpec]:
-    """The ten-block layout of backbones.md §1.2: block 1 is C → base without residual; channels
+    """The ten-block layout of docs/backbones.md: block 1 is C → base without residual; channels
     double at blocks 5 and 8, where the temporal stride is 2."""
     plan = [BlockSpec(in_channels, base_channels, 1, False)]
     width = base_channels
@@ -71,7 +71,7 @@ def ten_block_plan(in_channels: int, base_channels: int = 64, num_stages: int = 
 # --------------------------------------------------------------------------- init helpers
 
 def conv_kaiming_init(conv: nn.Module) -> None:
-    """Kaiming-normal (fan_out) weights, zero bias (CTR-GCN, backbones.md §3.4)."""
+    """Kaiming-normal (fan_out) weights, zero bias (CTR-GCN, docs/backbones.md)."""
     nn.init.kaiming_normal_(conv.weight, mode="fan_out")
     if conv.bias is not None:
         nn.init.zeros_(conv.bias)
@@ -97,7 +97,7 @@ class DataBN(nn.Module):
     """Input batch-norm per (joint, channel) (``VC``) or per (person, joint, channel) (``MVC``).
 
     Maps (N, M, T, V, C) to (N·M, C, T, V). The flattened axis is ordered person-major, then
-    joint, then coordinate (backbones.md §1.1). The input shape is checked first so that a dataset
+    joint, then coordinate (docs/backbones.md). The input shape is checked first so that a dataset
     fed to a model built for another layout fails with a message instead of a BN size error.
     """
 
@@ -179,7 +179,7 @@ def residual_projection(in_channels: int, out_channels: int, stride: int, enable
 
 
 class MSTCNPlusPlus(nn.Module):
-    """ST-GCN++ ``mstcn`` (backbones.md §2.2).
+    """ST-GCN++ ``mstcn`` (docs/backbones.md).
 
     Six branches [(3,1), (3,2), (3,3), (3,4), ('max',3), '1x1'] on C = out channels; branch 0 gets
     the remainder channels. Dilated temporal convs carry a bias but no BN; then concat → BN → ReLU
@@ -214,7 +214,7 @@ class MSTCNPlusPlus(nn.Module):
 
 
 class MSTCN(nn.Module):
-    """MS-G3D-style multi-scale TCN (pyskl ``MSTCN``; backbones.md §3.3 and §4.4).
+    """MS-G3D-style multi-scale TCN (pyskl ``MSTCN``; docs/backbones.md).
 
     ``len(dilations)`` dilated branches (1×1 conv + BN + ReLU + UnitTCN(k, d, s) with BN), a max
     branch (1×1 conv + BN + ReLU + MaxPool(3×1) + BN) and a 1×1 branch (strided 1×1 conv + BN) that
@@ -247,14 +247,14 @@ class MSTCN(nn.Module):
 
 
 def output_length(t: int, strides: Sequence[int] = (2, 2)) -> int:
-    """T' after the temporal strides: ceil(ceil(T/2)/2) for the three backbones (§0)."""
+    """T' after the temporal strides: ceil(ceil(T/2)/2) for the three backbones (docs/backbones.md)."""
     for s in strides:
         t = -(-t // s)
     return t
 
 
 def count_parameters(module: nn.Module) -> int:
-    """Trainable parameter elements (backbones.md §0: learnable A/PA and BN affine included,
+    """Trainable parameter elements (docs/backbones.md: learnable A/PA and BN affine included,
     buffers excluded)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
@@ -277,7 +277,7 @@ __all__ = ["ModelInputError", "temporal_padding", "mstcnpp_branch_channels", "ms
 
 
 class TenBlockBackbone(nn.Module):
-    """The shared ten-block skeleton of ST-GCN++ and CTR-GCN (§1.2): data BN, then ten blocks of
+    """The shared ten-block skeleton of ST-GCN++ and CTR-GCN (docs/backbones.md): data BN, then ten blocks of
     ``block_cls(in, out, A, stride, residual, tcn_dropout)``; (N, M, T, V, C) → (N, M, 4·base, T', V).
 
     Subclasses only choose the block and the data-BN type."""
@@ -294,7 +294,7 @@ class TenBlockBackbone(nn.Module):
         self.num_joints = a.shape[-1]
         self.data_bn = DataBN(self.DATA_BN, num_person, self.num_joints, in_channels, model_name=self.MODEL_NAME)
         plan = ten_block_plan(in_channels, base_channels)
-        # Temporal dropout is never applied to block 1 (§1.2).
+        # Temporal dropout is never applied to block 1 (docs/backbones.md).
         self.blocks = nn.ModuleList([
             block_cls(b.in_channels, b.out_channels, a, b.stride, b.residual,
                       tcn_dropout=0.0 if i == 0 else tcn_dropout)

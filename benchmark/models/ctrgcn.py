@@ -1,8 +1,8 @@
-"""CTR-GCN as defined in pyskl (spec: backbones.md §3).
+"""CTR-GCN as defined in pyskl (docs/backbones.md).
 
-Ten blocks (§1.2), ``MVC`` data BN, channel-wise topology refinement unit (``unit_ctrgcn``, §3.2),
-MS-G3D-style temporal module with kernel 5 and dilations (1, 2), no internal residual (§3.3).
-Explicit initialisation of §3.4 (Kaiming fan_out convs, unit output BN 1e−6, alpha 0).
+Ten blocks (docs/backbones.md), ``MVC`` data BN, channel-wise topology refinement unit (``unit_ctrgcn``, docs/backbones.md),
+MS-G3D-style temporal module with kernel 5 and dilations (1, 2), no internal residual (docs/backbones.md).
+Explicit initialisation of docs/backbones.md (Kaiming fan_out convs, unit output BN 1e−6, alpha 0).
 """
 from __future__ import annotations
 
@@ -20,17 +20,17 @@ def rel_channels(in_channels: int, reduction: int = 8) -> int:
 
 
 def refined_topology(x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-    """R[n, r, u, v] = tanh(x1[n, r, u] − x2[n, r, v]) for (N, rel, V) inputs (§3.2 step 2)."""
+    """R[n, r, u, v] = tanh(x1[n, r, u] − x2[n, r, v]) for (N, rel, V) inputs (docs/backbones.md)."""
     return torch.tanh(x1.unsqueeze(-1) - x2.unsqueeze(-2))
 
 
 def channel_aggregate(a_hat: torch.Tensor, x3: torch.Tensor) -> torch.Tensor:
-    """y[n, c, t, v] = Σ_u Â[n, c, u, v] · x3[n, c, t, u] (pyskl orientation, §3.2 step 4 / §3.5)."""
+    """y[n, c, t, v] = Σ_u Â[n, c, u, v] · x3[n, c, t, u] (pyskl orientation, docs/backbones.md)."""
     return torch.einsum("ncuv,nctu->nctv", a_hat, x3)
 
 
 class CTRGC(nn.Module):
-    """One subset's channel-wise topology refinement graph convolution (§3.2)."""
+    """One subset's channel-wise topology refinement graph convolution (docs/backbones.md)."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
@@ -50,7 +50,7 @@ class CTRGC(nn.Module):
 
 
 class UnitCTRGCN(nn.Module):
-    """Sum of three CTRGCs (one per subset), BN (weight 1e−6) + down(x), ReLU (§3.2)."""
+    """Sum of three CTRGCs (one per subset), BN (weight 1e−6) + down(x), ReLU (docs/backbones.md)."""
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor):
         super().__init__()
@@ -79,7 +79,7 @@ class UnitCTRGCN(nn.Module):
 
 
 class CTRGCNBlock(nn.Module):
-    """ReLU(MSTCN(unit_ctrgcn(x)) + residual(x)), MSTCN with k = 5, d ∈ {1, 2}, no residual (§3.1)."""
+    """ReLU(MSTCN(unit_ctrgcn(x)) + residual(x)), MSTCN with k = 5, d ∈ {1, 2}, no residual (docs/backbones.md)."""
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor, stride: int = 1,
                  residual: bool = True, tcn_dropout: float = 0.0):
@@ -88,7 +88,7 @@ class CTRGCNBlock(nn.Module):
         self.tcn = MSTCN(out_channels, out_channels, kernel_size=5, stride=stride, dilations=(1, 2),
                          residual=False, dropout=tcn_dropout)
         kaiming_fanout_init(self.tcn)
-        # The block residual projection keeps PyTorch's default initialisation (§3.4).
+        # The block residual projection keeps PyTorch's default initialisation (docs/backbones.md).
         self.residual = Residual(in_channels, out_channels, stride, enabled=residual)
         self.relu = nn.ReLU()
 

@@ -1,10 +1,10 @@
-"""MS-G3D as defined in pyskl (spec: backbones.md §4).
+"""MS-G3D as defined in pyskl (docs/backbones.md).
 
 Three stages, each ``x = ReLU(sgcn(x) + gcn3d(x)); x = tcn(x)``: a multi-scale spatial GCN pathway
 (MSGCN with 13 k-hop scales + two MSTCNs) and a multi-window G3D pathway (space-time graphs over
 windows of 3 and 5 frames, 6 scales), then an MSTCN. ``MVC`` data BN; PyTorch default
-initialisation; learnable offsets ``PA`` start at U(−1e−6, 1e−6) (§4.5). Adjacency: the
-``binary_adj`` graph of datasets.md §6.5.
+initialisation; learnable offsets ``PA`` start at U(−1e−6, 1e−6) (docs/backbones.md). Adjacency: the
+``binary_adj`` graph of docs/datasets.md.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from benchmark.models.blocks import MSTCN, DataBN, check_options
 
 def k_adjacency(a: np.ndarray, k: int) -> np.ndarray:
     """Exact k-hop neighbours plus self: I for k = 0, else
-    min((A+I)^k, 1) − min((A+I)^(k−1), 1) + I (backbones.md §4.2)."""
+    min((A+I)^k, 1) − min((A+I)^(k−1), 1) + I (docs/backbones.md)."""
     eye = np.eye(len(a))
     if k == 0:
         return eye
@@ -31,19 +31,19 @@ def k_adjacency(a: np.ndarray, k: int) -> np.ndarray:
 
 
 def multiscale_adjacency(a: np.ndarray, num_scales: int) -> np.ndarray:
-    """(S, V, V) stack of column-normalised k-hop matrices, k = 0..S−1 (§4.2)."""
+    """(S, V, V) stack of column-normalised k-hop matrices, k = 0..S−1 (docs/backbones.md)."""
     return np.stack([normalize_digraph(k_adjacency(a, k)) for k in range(num_scales)]).astype(np.float32)
 
 
 def spatiotemporal_graph(a: np.ndarray, window_size: int) -> np.ndarray:
     """tile(A + I, ws × ws): every joint linked to its neighbours and itself in every frame of the
-    window (§4.3 step 2); (ws·V, ws·V)."""
+    window (docs/backbones.md); (ws·V, ws·V)."""
     a = np.asarray(a, dtype=np.float64)
     return np.tile(a + np.eye(len(a)), (window_size, window_size))
 
 
 def multiscale_aggregate(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """y[n, k, c, t, u] = Σ_v A[k, v, u] · x[n, c, t, v], flattened to (N, S·C, T, V) (§4.2)."""
+    """y[n, k, c, t, u] = Σ_v A[k, v, u] · x[n, c, t, v], flattened to (N, S·C, T, V) (docs/backbones.md)."""
     n, c, t, v = x.shape
     return torch.einsum("kvu,nctv->nkctu", a, x).reshape(n, a.shape[0] * c, t, v)
 
@@ -60,7 +60,7 @@ class ConvBNAct(nn.Sequential):
 
 class MSGCN(nn.Module):
     """Multi-scale GCN: fixed k-hop buffer Â + learnable offset PA, aggregate per scale, concat,
-    1×1 conv S·C_in → C_out + BN + ReLU (§4.2)."""
+    1×1 conv S·C_in → C_out + BN + ReLU (docs/backbones.md)."""
 
     def __init__(self, num_scales: int, in_channels: int, out_channels: int, a: np.ndarray):
         super().__init__()
@@ -76,7 +76,7 @@ class MSGCN(nn.Module):
 
 def unfold_windows(x: torch.Tensor, window_size: int, stride: int) -> torch.Tensor:
     """(N, C, T, V) → (N, C, ceil(T/s), ws·V): zero-pad (ws−1)/2 frames each side and take windows of
-    ws frames with stride s; node index inside a window is frame-major (§4.3 step 1)."""
+    ws frames with stride s; node index inside a window is frame-major (docs/backbones.md)."""
     n, c, t, v = x.shape
     pad = (window_size - 1) // 2
     x = F.pad(x, (0, 0, pad, pad))                           # pad the time axis
@@ -85,7 +85,7 @@ def unfold_windows(x: torch.Tensor, window_size: int, stride: int) -> torch.Tens
 
 
 class G3D(nn.Module):
-    """One G3D block (§4.3): window unfold → space-time MS-GCN (6 scales, no residual) → Conv3d
+    """One G3D block (docs/backbones.md): window unfold → space-time MS-GCN (6 scales, no residual) → Conv3d
     (1, ws, 1) collapse + BN, no activation. Channels change in the space-time GCN only in the
     first stage (C_in = 3), otherwise at the collapse."""
 
@@ -107,7 +107,7 @@ class G3D(nn.Module):
 
 
 class MultiWindowG3D(nn.Module):
-    """Sum of G3D blocks with windows 3 and 5 (§4.3)."""
+    """Sum of G3D blocks with windows 3 and 5 (docs/backbones.md)."""
 
     def __init__(self, in_channels: int, out_channels: int, a: np.ndarray, num_scales: int,
                  window_stride: int, window_sizes=(3, 5)):
@@ -123,7 +123,7 @@ class MultiWindowG3D(nn.Module):
 
 
 class MSG3DStage(nn.Module):
-    """x = ReLU(sgcn(x) + gcn3d(x)); x = tcn(x) (§4.1)."""
+    """x = ReLU(sgcn(x) + gcn3d(x)); x = tcn(x) (docs/backbones.md)."""
 
     def __init__(self, in_channels: int, mid_channels: int, out_channels: int, stride: int, a: np.ndarray,
                  num_gcn_scales: int, num_g3d_scales: int, tcn_dropout: float):
@@ -142,7 +142,7 @@ class MSG3DStage(nn.Module):
 class MSG3D(nn.Module):
     """(N, M, T, V, 3) → (N, M, 4·base, ceil(ceil(T/2)/2), V); base = 96 gives 384 outputs."""
 
-    #: the stage-1 pathways are built for exactly this many input channels (§4.1)
+    #: the stage-1 pathways are built for exactly this many input channels (docs/backbones.md)
     PATHWAY_CHANNELS = 3
 
     def __init__(self, binary_adjacency, in_channels: int = 3, base_channels: int = 96, num_person: int = 2,
@@ -152,7 +152,7 @@ class MSG3D(nn.Module):
             raise ValueError(
                 f"msg3d: in_channels={in_channels} is not supported; MS-G3D's first-stage pathways take "
                 "exactly 3 channels (x, y, z or x, y, score). Use a single 3-channel stream, or another "
-                "backbone for concatenated multi-feature input (backbones.md §4.1)")
+                "backbone for concatenated multi-feature input (docs/backbones.md)")
         a = np.asarray(binary_adjacency, dtype=np.float64)
         if a.ndim == 3:
             a = a[0]
@@ -183,7 +183,7 @@ class MSG3D(nn.Module):
 def msg3d(layout, in_channels: int = 3, base_channels: int = 96, num_person: int = 2,
           tcn_dropout: float = 0.0, **kw) -> MSG3D:
     """MS-G3D on ``layout`` (graph mode ``binary_adj``). Its published width is base 96 (→ 384
-    output channels); reduced widths are 48 and 24 (backbones.md §6.2)."""
+    output channels); reduced widths are 48 and 24 (docs/backbones.md)."""
     check_options("msg3d", kw)
     return MSG3D(layout.adjacency("binary_adj"), in_channels=in_channels, base_channels=base_channels,
                  num_person=num_person, tcn_dropout=tcn_dropout)

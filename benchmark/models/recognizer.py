@@ -1,4 +1,4 @@
-"""Recognizer: backbone → mean over (T', V) per person → mean over persons → head (backbones.md §1.3)."""
+"""Recognizer: backbone → mean over (T', V) per person → mean over persons → head (docs/backbones.md)."""
 from __future__ import annotations
 
 import torch

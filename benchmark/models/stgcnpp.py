@@ -1,9 +1,9 @@
 """ST-GCN++ (pyskl ``STGCN`` with gcn_adaptive='init', gcn_with_res=True, tcn_type='mstcn'),
-the BRL backbone (spec: backbones.md §2).
+the BRL backbone (docs/backbones.md).
 
-Ten blocks (§1.2), ``VC`` data BN, spatial unit with a learnable adjacency initialised from the
-normalised ``spatial`` graph (datasets.md §6.5), six-branch ``mstcn``. PyTorch default
-initialisation everywhere (§2.3).
+Ten blocks (docs/backbones.md), ``VC`` data BN, spatial unit with a learnable adjacency initialised from the
+normalised ``spatial`` graph (docs/datasets.md), six-branch ``mstcn``. PyTorch default
+initialisation everywhere (docs/backbones.md).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from benchmark.models.blocks import (MSTCNPlusPlus, Residual, TenBlockBackbone, 
 
 
 def graph_aggregate(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """y[n, c, t, w] = Σ_k Σ_v x[n, k, c, t, v] · A[k, v, w] (backbones.md §2.1, datasets.md §6.5).
+    """y[n, c, t, w] = Σ_k Σ_v x[n, k, c, t, v] · A[k, v, w] (docs/backbones.md, docs/datasets.md).
 
     ``x``: (N, K, C, T, V) subset features; ``a``: (K, V, V). Summing over the *first* node index is
     the pyskl orientation (transposing it trains but is a different model)."""
@@ -23,7 +23,7 @@ def graph_aggregate(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
 
 
 class UnitGCN(nn.Module):
-    """Spatial unit (§2.1): 1×1 conv C_in → K·C_out, aggregation with the learnable A,
+    """Spatial unit (docs/backbones.md): 1×1 conv C_in → K·C_out, aggregation with the learnable A,
     ReLU(BN(y) + down(x)), with ``down`` a 1×1 conv + BN whenever C_in ≠ C_out (also block 1)."""
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor):

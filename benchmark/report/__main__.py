@@ -1,4 +1,4 @@
-"""python -m benchmark.report: render the HTML report (spec: workflow.md §10)."""
+"""python -m benchmark.report: render the HTML report (docs/workflow.md)."""
 from __future__ import annotations
 
 import argparse

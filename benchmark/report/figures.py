@@ -1,4 +1,4 @@
-"""Report figures as deterministic inline SVG (spec: workflow.md §10).
+"""Report figures as deterministic inline SVG (docs/workflow.md).
 
 Every figure goes through :func:`to_svg`, which fixes what would otherwise vary between renders:
 the SVG id salt (set per figure from its key, so ids are also unique across the figures of one
@@ -22,6 +22,14 @@ import seaborn as sns  # noqa: E402
 
 SHOT_COLORS = {"many": "#1b9e77", "medium": "#7570b3", "few": "#d95f02"}
 SHOT_LABELS = {"many": "Many (>100)", "medium": "Medium (20–100)", "few": "Few (<20)"}
+
+
+def shot_labels(counts: Optional[pd.DataFrame] = None) -> dict:
+    """Group labels with the thresholds a split was built with (its counts' many_above/few_below)."""
+    if counts is not None and len(counts) and {"many_above", "few_below"} <= set(counts.columns):
+        from benchmark.data.splits import GroupThresholds
+        return GroupThresholds(float(counts["many_above"].iloc[0]), float(counts["few_below"].iloc[0])).labels()
+    return dict(SHOT_LABELS)
 GROUP_NAMES = ["Head1", "Head2", "Head3", "Mid1", "Mid2", "Mid3", "Mid4", "Tail1", "Tail2", "Tail3"]
 RC = {
     "svg.hashsalt": "lt-skeleton-bench",
@@ -77,9 +85,10 @@ def class_distribution(counts: pd.DataFrame, title: str, key: str, test_counts: 
     if test_counts is not None:
         ax.plot(x, np.asarray(test_counts)[df["class"].to_numpy()], color="#333333", lw=1.0, marker="." if c <= 30 else None,
                 label="test samples")
+    labels = shot_labels(counts)
     for s in ("many", "medium", "few"):
         n = int((df["shot"] == s).sum())
-        ax.bar([0], [0], color=SHOT_COLORS[s], label=f"{SHOT_LABELS[s]}: {n} classes")
+        ax.bar([0], [0], color=SHOT_COLORS[s], label=f"{labels[s]}: {n} classes")
     ax.set_xlabel("class (sorted by training count, head → tail)")
     ax.set_ylabel("samples")
     ax.set_title(title)

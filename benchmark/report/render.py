@@ -1,6 +1,6 @@
 """The HTML report: index, one page per paper table, per-backbone detail pages, provenance.
 
-Spec: workflow.md §10, training.md §9–10, the BRL paper's Tables I–VIII and Figures 6–7.
+Defined in docs/workflow.md and docs/evaluation.md; laid out after the BRL paper's Tables I–VIII and Figures 6–7.
 
 Everything is computed from the run folders (metrics.json, test_probs.npz, epochs.csv), the split
 counts, the prepared-dataset tables and the packaged ``paper_results.csv``; the only thing read from
@@ -32,7 +32,7 @@ BACKBONE_TO_PAPER = {"stgcnpp": "stgcn++", "ctrgcn": "ctrgcn", "msg3d": "msg3d"}
 #: our stream ids → the paper csv's ``streams``
 STREAM_TO_PAPER = {"j": "j", "b": "b", "k": "k", "jm": "jm", "bm": "bm", "km": "km",
                    "ens-2s": "j+b", "ens-4s": "4s", "ens-6s": "6s"}
-#: the imbalance setting the paper's "long_tailed" columns use, per dataset (training.md §11)
+#: the imbalance setting the paper's "long_tailed" columns use, per dataset (docs/training.md)
 PAPER_SPLIT_SUFFIX = {"ntu60": "lt100", "ntu120": "lt100", "nw_ucla": "lt10", "kinetics": "natural"}
 #: paper group → our metric
 GROUP_TO_METRIC = {"all": "top1", "many": "many", "medium": "medium", "few": "few"}
@@ -544,7 +544,7 @@ def render_report(inputs: ReportInputs) -> List[Path]:
             for sh in ("many", "medium", "few"):
                 cls = counts[counts["shot"] == sh].sort_values("rank")
                 rng_txt = "–" if cls.empty else f"{int(cls['count'].max())} … {int(cls['count'].min())}"
-                shot_rows.append([figures.SHOT_LABELS[sh], str(len(cls)), rng_txt])
+                shot_rows.append([figures.shot_labels(counts)[sh], str(len(cls)), rng_txt])
         backbones = []
         for (backbone,), b_sum in _groups(s_sum, ["backbone"]):
             bkey = slug(split, backbone)

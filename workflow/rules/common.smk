@@ -12,7 +12,7 @@ try:
     # reports/<experiment>/; prepared data and splits are shared (results/data, results/splits).
     config["experiment"] = bw.experiment_name(config, workflow.configfiles)
     bw.check_roots(config)
-    SPLITS = bw.splits(config)
+    SPLITS = bw.selected_splits(config)  # only what select_tables / select_datasets keep
     METHODS = bw.methods(config)
     BACKBONES = bw.backbones(config)
     ENSEMBLES = bw.ensembles(config)
@@ -56,7 +56,7 @@ def dataset_raw_input(wildcards):
 def prepare_args(wildcards):
     d = config["datasets"][wildcards.dataset]
     root = bw.dataset_root(config, wildcards.dataset) or "."
-    opts = json.dumps(d.get("options", {}) or {}, sort_keys=True)
+    opts = json.dumps(bw.dataset_options(config, wildcards.dataset), sort_keys=True)
     return {"source": d["source"], "root": root, "normalize": d.get("normalize", "prenorm3d"), "options": opts}
 
 
@@ -69,12 +69,14 @@ def split_params(wildcards):
     s = _split_of(wildcards)
     return {"data": f"results/data/{s.dataset}", "benchmark": s.benchmark, "ratio": s.ratio,
             "n_max": [] if s.n_max is None else ["--n-max", str(s.n_max)],
-            "split_list": [] if not s.split_list else ["--split-list", s.split_list]}
+            "split_list": [] if not s.split_list else ["--split-list", s.split_list],
+            "thresholds": [] if not s.thresholds else ["--thresholds", s.thresholds]}
 
 
 def split_list_input(wildcards):
     s = _split_of(wildcards)
-    return [s.split_list] if s.split_list else []
+    # packaged official lists ("official:NAME") are package data, not workflow files
+    return [s.split_list] if s.split_list and not s.split_list.startswith("official:") else []
 
 
 def run_spec(wildcards):

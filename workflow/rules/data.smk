@@ -34,5 +34,5 @@ rule split:
         "../envs/bench.yaml"
     shell:
         "python -m benchmark split --data {params.p[data]:q} --benchmark {params.p[benchmark]:q}"
-        " --ratio {params.p[ratio]:q} {params.p[n_max]:q} {params.p[split_list]:q}"
+        " --ratio {params.p[ratio]:q} {params.p[n_max]:q} {params.p[split_list]:q} {params.p[thresholds]:q}"
         " --out {output.split:q} --counts {output.counts:q} > {log:q} 2>&1"

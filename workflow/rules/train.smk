@@ -14,7 +14,7 @@ rule train:
         data=train_data_dir,
         stage1=stage1_args,
         # Resumable state lives outside the declared outputs, which Snakemake deletes on
-        # failure and before a rerun.
+        # failure and before a rerun (docs/workflow.md).
         ckpt=f"{CKPT_DIR}/{{split}}/{{backbone}}/{{method}}/{{stream}}/seed{{seed}}",
         out=f"{RUNS_DIR}/{{split}}/{{backbone}}/{{method}}/{{stream}}/seed{{seed}}",
     resources:

@@ -1,4 +1,4 @@
-"""The documented generic dataset format, plus checks shared by every reader (datasets.md §6.6, §11).
+"""The documented generic dataset format, plus checks shared by every reader (docs/datasets.md).
 
 Generic format: a folder (the dataset's ``root``) holding
 
@@ -11,9 +11,10 @@ Generic format: a folder (the dataset's ``root``) holding
   default: row order);
 - optionally ``classes.txt``: one class name per line, line i = class i.
 
-The joint layout is declared in the dataset config: ``layout: ntu25`` (a built-in name) or
-``options: {layout: {num_node: ..., inward: [...], center: ..., ...}}`` (a custom layout, see
-:func:`benchmark.graphs.layout_from_dict`).
+The joint layout is declared once, as the dataset's ``layout`` in the config: a built-in name
+(``layout: ntu25``) or a custom mapping (``layout: {num_node: ..., inward: [...], center: ...}``;
+the keys are documented in docs/datasets.md, "Custom joint layouts"). The workflow hands it to this
+reader as the ``layout`` option.
 """
 from __future__ import annotations
 
@@ -28,13 +29,18 @@ from benchmark.data.readers import RawDataset, register_reader
 from benchmark.graphs import Layout, LayoutError, get_layout, layout_from_dict
 
 SPLIT_VALUES = ("train", "test", "")
+#: channels per joint of each ``coords`` value (the last channel of "+score" formats is a confidence)
+COORD_CHANNELS = {"xyz": 3, "xyz+score": 4, "xy+score": 3, "xy": 2}
+#: keys of a custom layout mapping (docs/datasets.md, "Custom joint layouts")
+LAYOUT_KEYS = {"name", "num_node", "inward", "center", "bone_parent", "flip", "upper", "lower", "spine",
+               "shoulders", "norm_center", "joint_names"}
 _RESERVED = {"name", "label", "frames", "persons", "order"}
 
 
 # --------------------------------------------------------------------------- shared checks
 
 def check_sample(x: np.ndarray, where: str, num_node: int, channels: Optional[int] = None) -> np.ndarray:
-    """Return ``x`` as float32 (M, T, V, C) after the checks of datasets.md §11.
+    """Return ``x`` as float32 (M, T, V, C) after the checks of docs/datasets.md.
 
     Errors name ``where`` (file and sample): wrong rank, wrong joint or channel count, no person,
     an empty sequence (T = 0; T = 1 is valid), NaN or ±inf coordinates."""
@@ -61,7 +67,7 @@ def check_sample(x: np.ndarray, where: str, num_node: int, channels: Optional[in
 
 
 def resolve_layout(layout: Union[str, Mapping, Layout, None], default: Optional[str] = None) -> Layout:
-    """A built-in layout name, a custom layout dict (datasets.md §6.6), or a Layout."""
+    """A built-in layout name, a custom layout dict (docs/datasets.md), or a Layout."""
     if isinstance(layout, Layout):
         return layout
     if layout is None:
@@ -71,6 +77,15 @@ def resolve_layout(layout: Union[str, Mapping, Layout, None], default: Optional[
         layout = default
     if isinstance(layout, str):
         return get_layout(layout)
+    if not isinstance(layout, Mapping):
+        raise LayoutError(f"layout must be a built-in name or a mapping, got {type(layout).__name__}")
+    unknown = sorted(set(layout) - LAYOUT_KEYS)
+    if unknown:
+        raise LayoutError(f"custom layout: unknown key(s) {unknown}; allowed: {sorted(LAYOUT_KEYS)} "
+                          "(see docs/datasets.md, 'Custom joint layouts')")
+    missing = sorted({"num_node", "inward", "center"} - set(layout))
+    if missing:
+        raise LayoutError(f"custom layout: missing key(s) {missing} (see docs/datasets.md, 'Custom joint layouts')")
     try:
         return layout_from_dict(dict(layout))
     except (KeyError, TypeError, ValueError) as e:
@@ -131,15 +146,16 @@ def read_generic(root: Path, dataset_id: str, layout=None, num_classes: Optional
 
     Options: ``layout`` (name or custom dict; required), ``num_classes`` (default max label + 1),
     ``benchmarks`` (default every column other than name/label/frames/persons/order*),
-    ``coords`` ('xyz' → C = 3; 'xy+score' → C = 3 with a score channel; 'xy' → C = 2),
+    ``coords`` ('xyz' → C = 3; 'xyz+score' → C = 4, the last channel a confidence; 'xy+score' → C = 3
+    with a score channel; 'xy' → C = 2),
     ``array_file`` (default joints.npy, else joints.npz), ``label_file``, ``class_file``."""
     if unknown:
         raise DatasetError(f"generic reader: unknown option(s) {sorted(unknown)}")
     root = Path(root)
     lay = resolve_layout(layout)
-    channels = {"xyz": 3, "xy+score": 3, "xy": 2}.get(coords)
+    channels = COORD_CHANNELS.get(coords)
     if channels is None:
-        raise DatasetError(f"generic reader: coords must be 'xyz', 'xy+score' or 'xy', got '{coords}'")
+        raise DatasetError(f"generic reader: coords must be one of {', '.join(COORD_CHANNELS)}, got '{coords}'")
     table = _read_table(root / label_file)
     if benchmarks is None:
         benchmarks = [c for c in table.columns if c not in _RESERVED and not c.startswith("order")]

@@ -1,7 +1,7 @@
-"""ST-GCN Kinetics-skeleton JSON reader (OpenPose-18), source name ``stgcn_openpose`` (datasets.md §5).
+"""ST-GCN Kinetics-skeleton JSON reader (OpenPose-18), source name ``stgcn_openpose`` (docs/datasets.md).
 
 ``root`` holds ``kinetics_train/<id>.json``, ``kinetics_val/<id>.json`` and the label files
-``kinetics_train_label.json`` / ``kinetics_val_label.json``. Canonical conversion (spec §5):
+``kinetics_train_label.json`` / ``kinetics_val_label.json``. Canonical conversion (docs/datasets.md):
 t = frame_index − 1; per frame the first ``num_person_in`` (5) skeletons in file order, then the
 top ``max_persons`` (2) by summed score, **per frame** (a slot may change identity between frames);
 channels (x, y, score) in raw [0, 1] frame coordinates (centring is the 'stgcn_center'
@@ -59,7 +59,7 @@ def class_index(label_file: Path, num_classes: int = 400) -> Dict[str, int]:
 
 
 def clip_to_array(clip: dict, where: str, num_person_in: int = 5, max_persons: int = 2) -> np.ndarray:
-    """One clip's ``data`` → float32 (max_persons, T, 18, 3) per spec §5 (may have T = 0)."""
+    """One clip's ``data`` → float32 (max_persons, T, 18, 3) per docs/datasets.md (may have T = 0)."""
     frames = clip.get("data")
     if not isinstance(frames, list):
         raise DatasetError(f"{where}: no 'data' list of frame records")

@@ -1,13 +1,13 @@
-"""NTU RGB+D names, splits and the raw ``.skeleton`` reader (datasets.md §2.3, §3).
+"""NTU RGB+D names, splits and the raw ``.skeleton`` reader (docs/datasets.md).
 
 Reader ``ntu_skeleton``: a folder of ``SsssCcccPpppRrrrAaaa.skeleton`` text files (searched
 recursively, so NTU120's two download folders can sit side by side) → RawDataset with up to two
-persons per sample, converted with the rules of pyskl's converter (spec §3 steps 1–8, re-implemented
+persons per sample, converted with the rules of pyskl's converter (docs/datasets.md, re-implemented
 here from the spec). Names on the official missing-skeleton list are skipped; the list is built in
 (``_NTU120_MISSING`` below: the 535 names published by the NTU authors in ``shahroudy/NTURGB-D``;
 NTU60's 302 names are its setups 1–17) or given with the ``missing_list`` option.
 
-Training-source order (used by the LT protocol, datasets.md §8.2): BRL's standard lists take the
+Training-source order (used by the LT protocol, docs/datasets.md): BRL's standard lists take the
 name-sorted available samples and concatenate them per training id in the order of the id list
 (performer ids for xsub, cameras 2, 3 for xview, even setups for xset). Because xsub and xset give
 different orders, the table carries one ``order_<benchmark>`` column per benchmark; rows are sorted
@@ -45,7 +45,7 @@ NTU_VARIANTS = {
     "ntu120": (("xsub", "xset"), 120, 32, 113945),
 }
 
-#: spec §3 constants of pyskl's converter
+#: docs/datasets.md constants of pyskl's converter
 MIN_BODY_FRAMES = 11            # bodies with <= 11 frames are noise
 SPREAD_RATIO = 0.8              # a frame is valid if x-extent <= 0.8 * y-extent
 MAX_INVALID_SHARE = 0.69754     # bodies with >= this share of invalid frames are dropped
@@ -63,7 +63,7 @@ def parse_ntu_name(name: str, where: str = "") -> Dict[str, int]:
 
 
 def ntu_label(name: str) -> int:
-    """0-based label: the A field minus one (datasets.md §2.2)."""
+    """0-based label: the A field minus one (docs/datasets.md)."""
     return parse_ntu_name(name)["action"] - 1
 
 
@@ -79,7 +79,7 @@ def _split_rule(benchmark: str, dataset: str):
 
 
 def ntu_split(name: str, benchmark: str, dataset: str = "ntu120") -> str:
-    """'train' or 'test' for one sample under the standard protocols (datasets.md §2.3)."""
+    """'train' or 'test' for one sample under the standard protocols (docs/datasets.md)."""
     field, train_ids = _split_rule(benchmark, dataset)
     return "train" if parse_ntu_name(name)[field] in train_ids else "test"
 
@@ -134,11 +134,11 @@ def missing_names(dataset: str, path: Union[str, Path, None] = None) -> set:
 # --------------------------------------------------------------------------- .skeleton parsing
 
 def parse_skeleton_text(text: str, where: str) -> Tuple[List[dict], int]:
-    """Parse one ``.skeleton`` file (datasets.md §3).
+    """Parse one ``.skeleton`` file (docs/datasets.md).
 
     Returns (bodies, n_frames): one dict per bodyID in order of first appearance with ``start``
     (index of its first frame) and ``joints`` (T_b, 25, 3) float64; frames with 0 bodies are
-    skipped and not counted (spec §3 step 2). Truncated or malformed files raise DatasetError."""
+    skipped and not counted (docs/datasets.md). Truncated or malformed files raise DatasetError."""
     lines = text.splitlines()
     pos = 0
 
@@ -203,12 +203,12 @@ def parse_skeleton_text(text: str, where: str) -> Tuple[List[dict], int]:
 
 
 def body_motion(joints: np.ndarray) -> float:
-    """Sum over x, y, z of the variance of all positions (frames × joints pooled) (spec §3 step 3)."""
+    """Sum over x, y, z of the variance of all positions (frames × joints pooled) (docs/datasets.md)."""
     return float(np.var(joints.reshape(-1, 3), axis=0).sum()) if joints.size else 0.0
 
 
 def _spread_valid(joints: np.ndarray) -> np.ndarray:
-    """Frames whose x-extent <= 0.8 × y-extent over the 25 joints (spec §3 step 5)."""
+    """Frames whose x-extent <= 0.8 × y-extent over the 25 joints (docs/datasets.md)."""
     ext = joints.max(axis=1) - joints.min(axis=1)          # (T, 3)
     return ext[:, 0] <= SPREAD_RATIO * ext[:, 1]
 
@@ -221,13 +221,13 @@ def _place(body: dict, n_frames: int) -> np.ndarray:
 
 
 def _trim(x: np.ndarray) -> np.ndarray:
-    """Drop leading/trailing frames whose total |value| over all slots is < 1e-3 (spec §3 step 7)."""
+    """Drop leading/trailing frames whose total |value| over all slots is < 1e-3 (docs/datasets.md)."""
     keep = np.flatnonzero(np.abs(x).sum(axis=(0, 2, 3)) >= TRIM_EPS)
     return x[:, keep[0]: keep[-1] + 1] if keep.size else x[:, :0]
 
 
 def bodies_to_array(bodies: List[dict], n_frames: int, where: str) -> np.ndarray:
-    """Select and pack bodies into (1 or 2, T, 25, 3) with pyskl's converter rules (spec §3 steps 4–8)."""
+    """Select and pack bodies into (1 or 2, T, 25, 3) with pyskl's converter rules (docs/datasets.md)."""
     if not bodies:
         raise DatasetError(f"{where}: no body in any frame (empty sequence); the sample should be on the "
                            "missing-skeleton list")

@@ -1,12 +1,12 @@
-"""NW-UCLA ``all_sqe`` JSON reader (datasets.md §4), source name ``nw_ucla_json``.
+"""NW-UCLA ``all_sqe`` JSON reader (docs/datasets.md), source name ``nw_ucla_json``.
 
 ``root`` holds ``all_sqe/`` (1,484 files ``aAA_sSS_eEE_vVV.json``) and ``split_ctrgcn.csv``
 (``order,file_name,label,length,split``). The CSV fixes the split (v01+v02 train, v03 test) and,
-crucially, the **order** of the training list, on which the LT protocol depends (spec §8.2): the
+crucially, the **order** of the training list, on which the LT protocol depends (docs/datasets.md): the
 table's rows are the training rows sorted by ``order``, then the test rows sorted by ``order``.
 
 One-frame sequences (``a02_s09_e04_v02`` train, ``a02_s09_e04_v03`` test) are valid samples and
-kept as (1, 1, 20, 3); only an empty sequence (T = 0) is an error (spec §4.2, §11).
+kept as (1, 1, 20, 3); only an empty sequence (T = 0) is an error (docs/datasets.md).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ ACTION_TO_LABEL = {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 8: 6, 9: 7, 11: 8, 12: 9}
 CLASS_NAMES = ["pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down",
                "stand up", "donning", "doffing", "throw", "carry"]
 NUM_FILES = 1484
-#: verified per-class counts (spec §4.2)
+#: verified per-class counts (docs/datasets.md)
 TRAIN_COUNTS = (102, 102, 96, 124, 101, 102, 99, 99, 98, 97)
 TEST_COUNTS = (48, 50, 45, 49, 47, 47, 43, 43, 47, 45)
 SPLIT_COLUMNS = ("order", "file_name", "label", "length", "split")
@@ -68,7 +68,7 @@ def read_split_csv(path: Path) -> pd.DataFrame:
 
 
 def read_sequence(path: Path, expected_label: Optional[int] = None) -> np.ndarray:
-    """One JSON file → float32 (1, T, 20, 3) with the checks of spec §4.1 / §11."""
+    """One JSON file → float32 (1, T, 20, 3) with the checks of docs/datasets.md."""
     try:
         with open(path) as f:
             d = json.load(f)
@@ -106,7 +106,7 @@ def read_nw_ucla(root: Path, dataset_id: str = "nw_ucla", split_file: Union[str,
     """Read NW-UCLA.
 
     Options: ``split_file`` (default ``<root>/split_ctrgcn.csv``), ``data_dir`` (default all_sqe),
-    ``expect_count`` (default 1484 and then the per-class counts of spec §4.2 are checked too; set
+    ``expect_count`` (default 1484 and then the per-class counts of docs/datasets.md are checked too; set
     null to read a subset), ``checksums`` (record a digest of the JSON files in the metadata)."""
     root = Path(root)
     folder = root / data_dir

@@ -1,10 +1,10 @@
-"""pyskl annotation pickles (datasets.md §2): NTU 3D/2D inline keypoints and the Kinetics-400 HRNet
+"""pyskl annotation pickles (docs/datasets.md): NTU 3D/2D inline keypoints and the Kinetics-400 HRNet
 table of contents with its kpfiles. Every pickle is loaded with the restricted unpickler.
 
 - ``pyskl_pickle``: ``{'split': {...}, 'annotations': [...]}`` with inline ``keypoint``
   (``ntu60_3danno.pkl``, ``ntu120_3danno.pkl``, ``ntu{60,120}_hrnet.pkl`` and look-alikes).
 - ``pyskl_hrnet``: ``k400_hrnet.pkl`` (keypoints in separate kpfiles, decoded like pyskl's
-  ``DecompressPose``, spec §2.5).
+  ``DecompressPose``, docs/datasets.md).
 
 2D samples get the score appended as channel 2: (M, T, 17, 3) = (x, y, score), pixel coordinates.
 The image shape goes into the table columns ``img_h`` / ``img_w`` (used by 'prenorm2d').
@@ -121,7 +121,7 @@ def _build_table(ids: List[str], labels: List[int], bench_split: Dict[str, Dict[
 def read_pyskl_pickle(root: Path, dataset_id: str, file: Optional[str] = None, layout: Optional[str] = None,
                       benchmarks: Optional[Sequence[str]] = None, num_classes: Optional[int] = None,
                       check_labels: bool = True) -> RawDataset:
-    """Read a pyskl annotation pickle with inline keypoints (spec §2.1–2.3).
+    """Read a pyskl annotation pickle with inline keypoints (docs/datasets.md).
 
     Options: ``file`` (pickle name inside ``root``; default ``<dataset>_3danno.pkl``, then
     ``<dataset>_hrnet.pkl``; or point ``root`` at the file), ``layout`` (default ntu25 for 3D,
@@ -191,7 +191,7 @@ def read_pyskl_pickle(root: Path, dataset_id: str, file: Optional[str] = None, l
 
 def decompress_pose(keypoint: np.ndarray, frame_inds: np.ndarray, box_score: Optional[np.ndarray] = None,
                     box_thr: Optional[float] = None, max_skeletons: int = 10, where: str = "") -> np.ndarray:
-    """pyskl ``DecompressPose`` semantics (datasets.md §2.5): stored skeletons → (M, T, 17, 3).
+    """pyskl ``DecompressPose`` semantics (docs/datasets.md): stored skeletons → (M, T, 17, 3).
 
     1. if ``box_thr`` is given, drop skeletons with box score < box_thr;
     2. squeeze: frames that keep at least one skeleton are renumbered 0..T−1;
@@ -246,10 +246,10 @@ def read_pyskl_hrnet(root: Path, dataset_id: str, file: str = "k400_hrnet.pkl",
                      apply_box_thr: Optional[bool] = None, max_skeletons: int = 10, max_persons: int = 2,
                      num_classes: int = 400, class_names: Union[str, Path, None] = None,
                      on_empty: str = "error") -> RawDataset:
-    """Read the Kinetics-400 HRNet table of contents + kpfiles (spec §2.5).
+    """Read the Kinetics-400 HRNet table of contents + kpfiles (docs/datasets.md).
 
-    Options: ``file`` (default k400_hrnet.pkl), ``kpfile_root`` (folder of the kpfiles; default
-    ``root`` and ``root/kpfiles``), ``box_thr`` (0.5), ``valid_ratio`` (0.0), ``apply_box_thr``
+    Options: ``file`` (default k400_hrnet.pkl), ``kpfile_root`` (folder of the kpfiles, relative to
+    ``root`` unless absolute; default ``root`` and ``root/kpfiles``), ``box_thr`` (0.5), ``valid_ratio`` (0.0), ``apply_box_thr``
     (default: pyskl semantics, i.e. the box filter and the video filter
     ``valid[box_thr] / total_frames >= valid_ratio`` act only when valid_ratio > 0; BRL's config
     has valid_ratio = 0, so nothing is filtered), ``max_skeletons`` (10), ``max_persons`` (2: only
@@ -278,7 +278,7 @@ def read_pyskl_hrnet(root: Path, dataset_id: str, file: str = "k400_hrnet.pkl",
         raise DatasetError(f"{path}: duplicate frame_dir values")
     samples: Dict[int, np.ndarray] = {}
     dropped: List[str] = []
-    kp_root = Path(kpfile_root) if kpfile_root else None
+    kp_root = base / Path(kpfile_root) if kpfile_root else None     # a relative kpfile_root follows root
     for raw_file, idxs in by_file.items():          # one kpfile in memory at a time
         kpath = _kpfile_path(raw_file, base, kp_root)
         kpdata = safe_load(kpath)

@@ -1,4 +1,4 @@
-"""A restricted unpickler for annotation pickles downloaded from the internet (datasets.md §2.4).
+"""A restricted unpickler for annotation pickles downloaded from the internet (docs/datasets.md).
 
 ``pickle.load`` on an untrusted file can run arbitrary code: the pickle names a global (e.g.
 ``os.system``) and calls it. pyskl's annotation files only need plain containers (which pickle
