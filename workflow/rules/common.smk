@@ -1,4 +1,5 @@
 import json
+import os
 import re
 
 from snakemake.utils import validate

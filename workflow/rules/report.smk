@@ -7,8 +7,9 @@ rule aggregate:
         runs=f"{TABLES_DIR}/runs.csv",
         pairwise=f"{TABLES_DIR}/pairwise.csv",
     params:
-        runs_root=RUNS_DIR,
-        out=TABLES_DIR,
+        # folders derived from the declared files (no hard-coded prefixes)
+        runs_root=lambda w: RUNS_DIR,
+        out=lambda w, output: os.path.dirname(output.summary),
     log:
         f"logs/{EXP}/aggregate.log",
     localrule: True
@@ -31,9 +32,9 @@ rule report:
     params:
         # the config file(s) this run used, shown on the provenance page
         config=lambda w: (workflow.configfiles or ["config/demo.yaml"])[-1],
-        runs_root=RUNS_DIR,
-        tables=TABLES_DIR,
-        out=REPORT_DIR,
+        runs_root=lambda w: RUNS_DIR,
+        tables=lambda w, input: os.path.dirname(input.summary),
+        out=lambda w, output: os.path.dirname(output[0]),
     log:
         f"logs/{EXP}/report.log",
     localrule: True
