@@ -42,7 +42,7 @@ class Workflow:
     def __call__(self, *args, check=True) -> str:
         cmd = [sys.executable, "-m", "snakemake", "--workflow-profile", "none", "--snakefile",
                str(self.project / "Snakefile"), "--directory", str(self.workdir), "--cores", "2",
-               "--resources", "gpu=0", *args]
+               "--resources", "gpu=0", "--set-threads", "train=1", *args]
         proc = subprocess.run(cmd, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=1500)
         out = proc.stdout + proc.stderr
         if check:
