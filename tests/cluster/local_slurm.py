@@ -47,6 +47,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo")
+# Client commands that get a shim in <root>/bin (see LocalSlurm._write_shims).
+CLIENTS = ("srun", "sbatch", "squeue", "scontrol", "scancel", "sinfo", "sacct")
 PARTITION = "ltbench"
 # Finished jobs stay visible to squeue/scontrol this long (see the module docstring).
 MIN_JOB_AGE_S = 3600
@@ -216,9 +218,11 @@ class LocalSlurm:
         return cluster
 
     def env(self, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-        """An environment whose SLURM clients (sbatch, squeue, ...) talk to this cluster."""
+        """An environment whose SLURM clients (sbatch, squeue, ...) talk to this cluster:
+        ``SLURM_CONF`` set, and the client shims first on ``PATH``."""
         env = dict(os.environ if base is None else base)
         env["SLURM_CONF"] = str(self.spec.conf)
+        env["PATH"] = f"{self.spec.root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         return env
 
     def __enter__(self) -> "LocalSlurm":
@@ -242,6 +246,25 @@ class LocalSlurm:
             f.symlink_to("/dev/null")
         s.conf.write_text(render_slurm_conf(s))
         (s.root / "gres.conf").write_text(render_gres_conf(s))
+        self._write_shims()
+
+    def _write_shims(self) -> None:
+        """Client commands that find this cluster even where ``SLURM_CONF`` was removed.
+
+        A real cluster's clients read /etc/slurm/slurm.conf; this one's config lives in a temporary
+        folder and is found through ``SLURM_CONF`` only. Snakemake's SLURM job-step plugin drops
+        every ``SLURM_*`` variable (``SLURM_CONF`` too) before it calls ``srun`` inside a job, so
+        that ``srun`` would find no cluster. Each shim restores the variable when it is missing and
+        runs the real command."""
+        bin_dir = self.spec.root / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        for name in CLIENTS:
+            real = shutil.which(name, path=os.defpath + os.pathsep + "/usr/bin:/usr/sbin")
+            if real is None:
+                continue
+            shim = bin_dir / name
+            shim.write_text(f'#!/bin/sh\nexport SLURM_CONF="${{SLURM_CONF:-{self.spec.conf}}}"\nexec {real} "$@"\n')
+            shim.chmod(0o755)
 
     # ---------------------------------------------------------------- daemons
     def _daemon(self, argv: Sequence[str], pidfile: Path, timeout: float = 20.0) -> None:
