@@ -129,6 +129,7 @@ def render_slurm_conf(s: ClusterSpec) -> str:
         "KillWait=5",
         "InactiveLimit=0",
         "GresTypes=gpu",
+        "AccountingStorageTRES=gres/gpu",  # scontrol show job lists gres/gpu=N in TRES
         f"NodeName={s.host} NodeAddr=127.0.0.1 CPUs={s.cpus} RealMemory={s.memory_mb}{gres} State=UNKNOWN",
         f"PartitionName={s.partition} Nodes={s.host} Default=YES MaxTime=INFINITE State=UP",
         "",
