@@ -129,7 +129,6 @@ def render_slurm_conf(s: ClusterSpec) -> str:
         "KillWait=5",
         "InactiveLimit=0",
         "GresTypes=gpu",
-        "AccountingStorageTRES=gres/gpu",  # scontrol show job lists gres/gpu=N in TRES
         f"NodeName={s.host} NodeAddr=127.0.0.1 CPUs={s.cpus} RealMemory={s.memory_mb}{gres} State=UNKNOWN",
         f"PartitionName={s.partition} Nodes={s.host} Default=YES MaxTime=INFINITE State=UP",
         "",
@@ -298,6 +297,9 @@ class LocalSlurm:
         deadline = time.time() + timeout
         state = ""
         while time.time() < deadline:
+            dead = [f.name for f in self._pidfiles if not (_read_pid(f) and _alive(_read_pid(f)))]
+            if dead:
+                raise ClusterError(f"daemon(s) exited: {', '.join(dead)}" + self.log_tails())
             p = subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], env=self.env(), capture_output=True, text=True)
             state = (p.stdout + p.stderr).strip()
             if p.returncode == 0 and state.split() and all(t.rstrip("*") == "idle" for t in state.split()):
