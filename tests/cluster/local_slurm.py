@@ -71,6 +71,11 @@ class ClusterSpec:
     partition: str = PARTITION
 
     @property
+    def cluster_name(self) -> str:
+        """Unique per instance: every process a job starts carries it (SLURM_CLUSTER_NAME)."""
+        return f"ltbench{self.ctld_port}"
+
+    @property
     def conf(self) -> Path:
         return self.root / "slurm.conf"
 
@@ -86,7 +91,7 @@ def render_slurm_conf(s: ClusterSpec) -> str:
     """slurm.conf for one node that is both controller and compute node.
 
     - ``auth/munge`` through our own munged socket (``AuthInfo=socket=...``),
-    - no accounting database, no cgroups (containers rarely allow them): ``proctrack/linuxproc``,
+    - no accounting database, no cgroups (containers rarely allow them): ``proctrack/pgid``,
       ``task/none``,
     - ``select/cons_tres`` with ``CR_Core_Memory`` so CPU, memory and GPU requests are all
       checked against the node, as on a real GPU partition,
@@ -96,7 +101,7 @@ def render_slurm_conf(s: ClusterSpec) -> str:
     gres = f" Gres=gpu:{s.gpus}" if s.gpus else ""
     return "\n".join([
         "# written by tests/cluster/local_slurm.py; removed when the cluster stops",
-        "ClusterName=ltbench",
+        f"ClusterName={s.cluster_name}",
         f"SlurmctldHost={s.host}",
         f"SlurmctldPort={s.ctld_port}",
         f"SlurmdPort={s.slurmd_port}",
@@ -113,7 +118,9 @@ def render_slurm_conf(s: ClusterSpec) -> str:
         f"SlurmdLogFile={r / 'log' / 'slurmd.log'}",
         "SlurmctldDebug=info",
         "SlurmdDebug=info",
-        "ProctrackType=proctrack/linuxproc",
+        # process groups: a job's processes are found (and killed on cancel/requeue) even after
+        # their parent died; linuxproc loses a child that was re-parented to init
+        "ProctrackType=proctrack/pgid",
         "TaskPlugin=task/none",
         "JobAcctGatherType=jobacct_gather/none",
         "AccountingStorageType=accounting_storage/none",
@@ -333,6 +340,28 @@ class LocalSlurm:
                     return
                 time.sleep(0.5)
 
+    def job_leftovers(self) -> List[int]:
+        """Processes that jobs of this cluster started and that outlived their job (e.g. a
+        program that ignored SIGTERM and was re-parented): recognised by this cluster's unique
+        SLURM_CLUSTER_NAME or SLURM_CONF in their environment."""
+        marks = (f"SLURM_CLUSTER_NAME={self.spec.cluster_name}".encode(), f"SLURM_CONF={self.spec.conf}".encode())
+        pids = []
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit() or int(d.name) == os.getpid():
+                continue
+            try:
+                env = (d / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(m in env for m in marks):
+                pids.append(int(d.name))
+        return pids
+
+    def kill_job_leftovers(self) -> None:
+        for pid in self.job_leftovers():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
     def stop(self) -> None:
         """Cancel the cluster's jobs, then stop the daemons started here (reverse order), by their
         pid files only."""
@@ -352,6 +381,7 @@ class LocalSlurm:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         self._pidfiles.clear()
+        self.kill_job_leftovers()
         if not self.keep:
             shutil.rmtree(self.spec.root, ignore_errors=True)
 
