@@ -82,11 +82,35 @@ def test_training_cpus_follow_set_threads_in_the_profile():
     assert "gres" not in train and "--gres" not in str(train.get("slurm_extra", ""))
 
 
+def test_a_slurm_run_with_unset_site_values_stops_before_submitting(tmp_path):
+    """The real profile, no LTBENCH_SLURM_* in the environment: one clear message, no sbatch."""
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' for the SLURM plugin")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "sbatch_calls"
+    for name in ("sbatch", "squeue", "sacct", "scontrol", "sinfo", "sacctmgr", "sshare"):
+        (bin_dir / name).write_text(f'#!/bin/sh\necho "{name} $*" >> {calls}\nexit 1\n')
+        (bin_dir / name).chmod(0o755)
+    (tmp_path / CONFIG_NAME).write_text(yaml.safe_dump(_config()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LTBENCH_SLURM_", "SLURM_"))}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--workflow-profile", "none", "--snakefile",
+                           str(REPO / "Snakefile"), "--directory", str(tmp_path), "--profile", str(PROFILE.parent),
+                           "--configfile", CONFIG_NAME], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "LTBENCH_SLURM_PARTITION" in out and "LTBENCH_SLURM_ACCOUNT" in out and "nothing was submitted" in out, out
+    assert not calls.exists() or "sbatch" not in calls.read_text(), calls.read_text()
+    assert not list(tmp_path.glob("results/**/*.npz"))
+
+
 def test_local_cluster_configuration_text(tmp_path):
     spec = local_slurm.ClusterSpec(root=tmp_path, host="node1", user="root", cpus=4, memory_mb=8000, gpus=2,
                                    ctld_port=7001, slurmd_port=7002)
     conf = local_slurm.render_slurm_conf(spec)
     assert "NodeName=node1 NodeAddr=127.0.0.1 CPUs=4 RealMemory=8000 Gres=gpu:2" in conf
+    assert "SlurmctldHost=node1(127.0.0.1)" in conf
     assert f"AuthInfo=socket={tmp_path / 'munge' / 'munge.socket'}" in conf
     assert "SlurmctldPort=7001" in conf and "SlurmdPort=7002" in conf
     # squeue-based job states need finished jobs kept longer than 3 status-check intervals

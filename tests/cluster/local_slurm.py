@@ -102,7 +102,7 @@ def render_slurm_conf(s: ClusterSpec) -> str:
     return "\n".join([
         "# written by tests/cluster/local_slurm.py; removed when the cluster stops",
         f"ClusterName={s.cluster_name}",
-        f"SlurmctldHost={s.host}",
+        f"SlurmctldHost={s.host}(127.0.0.1)",  # the address: no name lookup needed
         f"SlurmctldPort={s.ctld_port}",
         f"SlurmdPort={s.slurmd_port}",
         f"SlurmUser={s.user}",
