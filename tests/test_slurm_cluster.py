@@ -45,6 +45,9 @@ CONFIG_NAME = "cluster.yaml"  # same file name in both workdirs: same experiment
 TRAIN_THREADS = 1
 TRAIN_MEM_MB = 1000
 PREEMPT_METHOD = "ce"
+# How the test pre-empts: "requeue" (scontrol requeue: SLURM restarts the job under the same id,
+# as with PreemptMode=REQUEUE) or "scancel" (the job dies; Snakemake's retry submits it again).
+PREEMPT_MODE = os.environ.get("LTBENCH_TEST_PREEMPT", "requeue")
 EPOCHS = 4
 RUN_TIMEOUT_S = 1200
 
@@ -215,11 +218,14 @@ def _preempt(workdir: Path, env: dict, done: threading.Event, result: Preemption
                    if j.split("|")[1].startswith("rule_train") and f"_{PREEMPT_METHOD}_" in j.split("|")[1]]
             if ids:
                 result.job_id, result.after_epoch = ids[0], max(epochs)
-                p = subprocess.run(["scontrol", "requeue", ids[0]], env=env, capture_output=True, text=True)
-                result.events.append(f"scontrol requeue {ids[0]} after epoch {max(epochs)}: rc={p.returncode} "
+                argv = ["scancel", ids[0]] if PREEMPT_MODE == "scancel" else ["scontrol", "requeue", ids[0]]
+                p = subprocess.run(argv, env=env, capture_output=True, text=True)
+                result.events.append(f"{' '.join(argv)} after epoch {max(epochs)}: rc={p.returncode} "
                                      f"{p.stderr.strip()}")
                 if p.returncode != 0:
-                    result.error = f"scontrol requeue failed: {p.stderr}"
+                    result.error = f"{' '.join(argv)} failed: {p.stderr}"
+                    return
+                if PREEMPT_MODE == "scancel":
                     return
                 # SLURM holds a requeued job back (BeginTime = now + ~2 min, set once the killed
                 # run has finished); a test need not wait that long: release it when it is held.
@@ -336,7 +342,8 @@ def test_every_rule_runs_as_an_sbatch_job_with_the_profiles_resources(slurm_run,
     assert all("$" not in line.split(" --wrap=")[0] for line in lines), "an unexpanded $VARIABLE reached sbatch"
     assert all(f"-p {slurm_run.env['LTBENCH_SLURM_PARTITION']}" in line for line in lines)
     train_lines = [line for line in lines if "--comment rule_train_" in line]
-    assert len(train_lines) == 2 and len(train_ids) == 2
+    retried = 1 if PREEMPT_MODE == "scancel" else 0  # the cancelled training is submitted again
+    assert len(train_lines) == len(train_ids) == 2 + retried
     for line in train_lines:
         head = line.split(" --wrap=")[0]
         assert "--gpus=1" in head, head
@@ -345,7 +352,7 @@ def test_every_rule_runs_as_an_sbatch_job_with_the_profiles_resources(slurm_run,
         assert "--gres" not in head
     for j in train_ids:  # what SLURM actually allocated
         job = _scontrol_job(j, slurm_run.env)
-        assert job["JobState"] == "COMPLETED", job
+        assert job["JobState"] == ("CANCELLED" if j == slurm_run.preemption.job_id and retried else "COMPLETED"), job
         assert job.get("TresPerJob") == "gres:gpu:1" and f"cpu={TRAIN_THREADS}," in job["TRES"], job
     for other in (line for line in lines if "--comment rule_train_" not in line):
         assert "--gpus" not in other, other
@@ -377,7 +384,11 @@ def test_a_preempted_training_resumes_from_its_checkpoint_and_ends_identical(slu
     assert pre.error is None, f"{pre.error}; {pre.events}"
     assert pre.job_id and pre.after_epoch is not None and 1 <= pre.after_epoch < EPOCHS, pre
     job = _scontrol_job(pre.job_id, slurm_run.env)
-    assert job["Restarts"] == "1" and job["JobState"] == "COMPLETED", job
+    if PREEMPT_MODE == "scancel":
+        assert job["JobState"] == "CANCELLED", job
+        assert len([p for p in _submitted(slurm_run.log).values() if f"_{PREEMPT_METHOD}_" in p]) == 2
+    else:
+        assert job["Restarts"] == "1" and job["JobState"] == "COMPLETED", job
     text = _train_log(slurm_run.workdir, PREEMPT_METHOD).read_text(errors="replace")
     m = re.search(r"\[train\] resuming from \S+ after runner epoch (\d+)", text)
     assert m and 1 <= int(m.group(1)) < EPOCHS, text
