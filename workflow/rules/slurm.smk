@@ -5,6 +5,8 @@ import benchmark.slurm_site as slurm_site
 # with --profile profiles/slurm, stop with one clear message if a site value is unset.
 onstart:
     try:
-        slurm_site.check_site(workflow.executor_plugin.name if workflow.executor_plugin else None)
+        slurm_site.check_site(
+            workflow.executor_plugin.name if workflow.executor_plugin else None
+        )
     except slurm_site.SlurmSiteError as e:
         raise WorkflowError(str(e))
