@@ -1,0 +1,12 @@
+import benchmark.slurm_site as slurm_site
+
+
+# Runs once before the first job is scheduled (never in a dry run, never inside a cluster job):
+# with --profile profiles/slurm, stop with one clear message if a site value is unset.
+onstart:
+    try:
+        slurm_site.check_site(
+            workflow.executor_plugin.name if workflow.executor_plugin else None
+        )
+    except slurm_site.SlurmSiteError as e:
+        raise WorkflowError(str(e))
