@@ -12,20 +12,20 @@ from benchmark.report.render import ReportInputs, render_report
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmark.report", description=__doc__)
-    ap.add_argument("--runs-root", type=Path, default=Path("results/runs"))
+    ap.add_argument("--runs-root", type=Path, default=Path("results/demo/runs"))
     ap.add_argument("--runs", type=Path, nargs="+", default=None,
                     help="the metrics.json files (or run folders) to report; default: all below --runs-root")
     ap.add_argument("--splits-root", type=Path, default=Path("results/splits"))
-    ap.add_argument("--tables", type=Path, default=Path("results/tables"),
+    ap.add_argument("--tables", type=Path, default=Path("results/demo/tables"),
                     help="folder with pairwise.csv from benchmark.aggregate (recomputed when absent)")
     ap.add_argument("--out", type=Path, default=Path("reports"))
     ap.add_argument("--paper-results", type=Path, default=None,
                     help="reference numbers csv (default: the copy packaged with benchmark)")
     ap.add_argument("--config", type=Path, default=None, help="resolved config to show under provenance")
     ap.add_argument("--data-root", type=Path, default=None,
-                    help="prepared datasets (default: results/data beside the runs root)")
+                    help="prepared datasets (default: results/data)")
     args = ap.parse_args(argv)
-    data_root = args.data_root if args.data_root is not None else args.runs_root.parent / "data"
+    data_root = args.data_root if args.data_root is not None else Path("results/data")
     try:
         pages = render_report(ReportInputs(runs_root=args.runs_root, runs=args.runs, out=args.out,
                                            splits_root=args.splits_root,
