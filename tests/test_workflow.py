@@ -40,6 +40,11 @@ def _tiny() -> dict:
     (lambda c: c.update(seedz=[0]), "seedz"),
     (lambda c: c["datasets"].update(ucla={"source": "nw_ucla_json", "root": "/no/such/dir",
                                           "benchmarks": ["default"]}), "/no/such/dir"),
+    (lambda c: c.update(experiment="../elsewhere"), "experiment"),
+    (lambda c: c.update(experiment="data"), "experiment"),
+    (lambda c: c["datasets"].update({"my data; rm": c["datasets"]["synthetic"]}), "my data; rm"),
+    (lambda c: c["datasets"]["synthetic"].update(benchmarks=["x;y"]), "x;y"),
+    (lambda c: c["schedule"].update(runner_epochs=0), "runner_epochs"),
 ])
 def test_bad_config_stops_with_a_clear_message(tmp_path, mutate, message):
     cfg = _tiny()
@@ -230,3 +235,25 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     log = (tmp_path / "logs" / "cfg" / "train" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0.log").read_text()
     assert "resuming from" in log
     assert metrics.exists()
+
+
+def test_shell_values_are_quoted(tmp_path):
+    """A path with a space and a ';' reaches the command as one word, not as a second command."""
+    cfg = _tiny()
+    odd = tmp_path / "my lists; touch pwned" / "list.txt"
+    odd.parent.mkdir()
+    odd.write_text("x\n")
+    cfg["datasets"]["synthetic"]["lt"]["split_list"] = {"default": str(odd)}
+    proc = snakemake(["results/splits/synthetic_default_lt4.txt", "-n", "-p", "--configfile",
+                      str(_write(tmp_path, cfg))], cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert f"--split-list '{odd}'" in out, out[-3000:]
+
+
+def test_experiment_defaults_to_the_config_name_and_can_be_set(tmp_path):
+    cfg_path = tmp_path / "my_study.yaml"
+    cfg_path.write_text(yaml.safe_dump(_tiny()))
+    out = snakemake(["-n", "--configfile", str(cfg_path)], cwd=tmp_path).stdout
+    assert "results/my_study/runs/synthetic_default_lt4/" in out and "reports/my_study/index.html" in out
+    out = snakemake(["-n", "--configfile", str(cfg_path), "--config", "experiment=other"], cwd=tmp_path).stdout
+    assert "results/other/runs/" in out and "results/my_study/" not in out
