@@ -139,14 +139,17 @@ def test_pairwise_table(rendered):
     assert ("fidelity", "brl", "brl_official") in comps
     # each unordered pair once: no mirror of brl vs ce, and the fidelity pair is not repeated as vs_brl
     assert ("vs_brl", "ce", "brl") not in comps and ("vs_brl", "brl_official", "brl") not in comps
-    assert set(pw["metric"]) == {"top1", "balanced_acc", "few"}
+    assert set(pw["metric"]) == {"top1", "balanced_acc", "few", "tail"}
     assert (pw["n_seeds"] == 2).all()
+    # two seeds: the interval resamples test samples only and nothing is called real, even a clear gap
+    assert (pw["interval"] == "test").all() and not pw["significant"].astype(bool).any()
+    assert (pw["note"].str.contains("2 seeds: test-sampling interval only")).all()
     row = pw[(pw["comparison"] == "vs_ce") & (pw["method_a"] == "brl") & (pw["metric"] == "top1")
              & (pw["split"] == "ntu60_xsub_lt100") & (pw["stream"] == "j")].iloc[0]
     assert row["mean_diff"] == pytest.approx(row["mean_a"] - row["mean_b"])
     assert row["boot_diff"] == pytest.approx(row["mean_diff"])           # same samples: same point estimate
     assert row["ci_lo"] <= row["boot_diff"] <= row["ci_hi"]
-    assert bool(row["significant"]) == (row["ci_lo"] > 0 or row["ci_hi"] < 0)
+    assert row["ci_lo"] > 0                                               # a big gap, still not "real"
 
 
 def test_duplicate_run_fields_are_an_error(tmp_path):
@@ -189,24 +192,61 @@ def test_pages_exist(rendered):
 def test_index_contents(rendered):
     html = _html(rendered, "index.html")
     assert html.startswith("<!DOCTYPE html>")
-    assert "<script" not in html.lower()
+    assert "<script src" not in html.lower() and html.lower().count("<script") == 1   # one inline script
     assert not re.search(r'(src|href)="(https?:)?//', html)              # no external resources
     assert str(rendered["root"]) not in html                             # no absolute paths
     assert "<?xml" not in html
-    # class distribution, group curves and head/middle/tail bars per split/backbone
-    assert html.count("<svg") >= 2 * 3 + 1
+    # group curves, head/middle/tail bars, per-stream curves per backbone, class distribution per split
+    assert html.count("<svg") == 2 * 4 + 1
     assert "Training-set class distribution" in html and "Dataset summary" in html
     assert "Persons per sample" in html
     for m in METHODS:
         assert f'<td class="name">{m}</td>' in html
-    # NW-UCLA-LT: Many is n/a, never 0.0
-    ucla = html.split('<section id="nw_ucla_default_lt10">')[1]      # sections are sorted: NW-UCLA is last
-    assert "n/a" in ucla
-    assert "Pairwise comparisons" in html and "Fidelity modes: paper vs official_code" in html
-    assert '<tr class="ens">' in html                                    # ensembles are in the table
-    assert "±" in html
+    assert "All comparisons" in html
+    assert '<tr class="ens">' in html                                    # ensembles are in the tables
+    # the metric switch: one ranked view per metric, only the default visible without a click
+    for m in ("balanced_acc", "few", "top1", "tail"):
+        assert f'data-metric="{m}"' in html and f'data-metric-view="{m}"' in html
+    assert html.count('data-metric-view="balanced_acc">') == 2 and html.count('data-metric-view="few" hidden>') == 2
+    # every sortable table has its CSV button
+    assert html.count('<button type="button" class="csv"') == html.count('<table id="') > 0
 
 
+def _first_table(html: str) -> str:
+    return html[html.index("<table"):html.index("</table>")]
+
+
+def test_first_table_is_the_ranked_summary(rendered):
+    html = _html(rendered, "index.html")
+    first = _first_table(html)
+    assert 'id="ranked-ntu60_xsub_lt100_stgcnpp-balanced_acc"' in first
+    body = first[first.index("<tbody>"):]
+    vals = [float(v) for v in re.findall(r'<td class="num main" data-sort="([-0-9.e]+)"', body)]
+    assert len(vals) == len(METHODS) and vals == sorted(vals, reverse=True)
+    names = re.findall(r'<td class="name">([a-z_]+)</td>', body)
+    assert names[0] == "brl" and names[-1] == "ce"                       # the fake BRL is the strongest
+    # the paper's number beside ours with the table it comes from, and the budget difference
+    assert "76.7" in body and "Tab. III" in body and "72.3" in body
+    sec = html[html.index('<section id="ntu60_xsub_lt100_stgcnpp">'):]
+    budget = sec[sec.index('class="budget"'):sec.index("</p>", sec.index('class="budget"'))]
+    assert "2 seeds (paper protocol 3)" in budget and "streams j b" in budget
+    assert "2 seeds: test-sampling interval only" in sec
+    assert "✓ real" not in _first_table(sec)
+
+
+def test_figures_are_readable(rendered):
+    """Text ≥ 10 CSS px at the SVG's natural size, figures no wider than the page, legends outside."""
+    from benchmark.report import figures
+    assert figures.LAYOUT_LOG == [], figures.LAYOUT_LOG
+    for name in ("index.html", "details_ntu60_xsub_lt100_stgcnpp.html"):
+        html = _html(rendered, name)
+        for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S):
+            w = float(re.search(r'width="([0-9.]+)pt"', svg).group(1)) * 4 / 3          # CSS px
+            vb = float(re.search(r'viewBox="0 0 ([0-9.]+) ', svg).group(1))
+            scale = (w / vb) * min(1.0, 1160 / w)            # page content is ~1160 px wide at most
+            sizes = [float(x) for x in re.findall(r"font(?:-size)?:\s*(?:[a-z]+ )*([0-9.]+)px", svg)]
+            assert sizes, "no text found in a figure"
+            assert min(sizes) * scale >= 10 - 1e-6, (name, min(sizes) * scale)
 def test_paper_table_contents(rendered):
     html = _html(rendered, "table_III.html")
     assert "72.3" in html and "76.7" in html          # the paper's CE and BRL NTU60-LT X-Sub joint numbers
@@ -245,9 +285,9 @@ def test_report_without_tables_recomputes_pairwise(rendered, tmp_path):
                         "--tables", str(tmp_path / "none"), "--data-root", str(tmp_path / "none"),
                         "--out", str(out)]) == 0
     html = (out / "index.html").read_text()
-    assert "Pairwise comparisons" in html and "Dataset summary" not in html
+    assert "All comparisons" in html and "Dataset summary" not in html
     # without counts.csv the class distribution comes from the runs' stored train_counts
-    assert "Training-set class distribution" in html and html.count("<svg") == 3
+    assert "Training-set class distribution" in html and html.count("<svg") == 4
     assert "Fidelity modes" not in html                 # no official_code run in this subset
 
 
@@ -261,6 +301,55 @@ def test_aggregate_cli_and_missing_runs_root(rendered, tmp_path, capsys):
     assert aggregate_main(["--runs-root", str(tmp_path / "missing"), "--out", str(tmp_path / "t2")]) == 2
     assert report_main(["--runs-root", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
     assert "is not a directory" in capsys.readouterr().err
+
+
+def _three_seed_results(root: Path) -> Path:
+    """NTU60-LT-shaped runs of ce, brl (three seeds, BRL far better) and focal (three seeds, the same
+    skill as CE), joint stream only, at a reduced budget; focal's checkpoints were selected on test."""
+    split, (dataset, bench, c, n_max, ratio, per_class) = "ntu60_xsub_lt100", SPLITS["ntu60_xsub_lt100"]
+    counts = lt_profile(c, n_max, ratio)
+    labels = np.repeat(np.arange(c), per_class)
+    runs = root / "runs"
+    for method, strength in (("ce", 0.5), ("brl", 2.5), ("focal", 0.5)):
+        for seed in (0, 1, 2):
+            rng = np.random.default_rng(zlib.crc32(f"{method}/{seed}".encode()))
+            logits = rng.normal(size=(len(labels), c))
+            logits[np.arange(len(labels)), labels] += strength
+            p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+            run = {"dataset": dataset, "benchmark": bench, "split": split, "backbone": "stgcnpp", "method": method,
+                   "stream": "j", "seed": seed, "fidelity": "paper"}
+            d = runs / method / f"seed{seed}"
+            _write_run(d, run, p, labels, counts, seed)
+            rec = json.loads((d / "metrics.json").read_text())
+            rec["meta"].update({"schedule": {"runner_epochs": 10, "repeat": 1}, "backbone_options": {"base_channels": 8}})
+            if method == "focal":
+                rec["meta"]["selection"] = "best_test"
+            (d / "metrics.json").write_text(json.dumps(rec))
+    return runs
+
+
+def test_three_seeds_mark_the_real_difference_only(tmp_path):
+    runs = _three_seed_results(tmp_path)
+    folders = sorted(p.parent for p in runs.rglob("metrics.json"))
+    out = tmp_path / "r"
+    assert report_main(["--runs", *map(str, folders), "--runs-root", str(runs), "--out", str(out),
+                        "--tables", str(tmp_path / "none"), "--splits-root", str(tmp_path / "none")]) == 0
+    html = (out / "index.html").read_text()
+    first = _first_table(html)
+    rows = {re.search(r'<td class="name">([a-z_]+)</td>', r).group(1): r for r in first.split("<tr")[2:]}
+    assert set(rows) == {"ce", "brl", "focal"}
+    # BRL vs CE: three seeds agree and the two-level interval excludes 0 -> real
+    assert "✓ real" in rows["brl"]
+    # focal vs CE: same skill -> not real; focal vs BRL is a real deficit
+    ce_cell = re.findall(r"<td[^>]*>(.*?)</td>", rows["focal"])[5]
+    assert "✓ real" not in ce_cell
+    assert "selected on test (optimistic)" in rows["focal"]
+    assert "single seed" not in html and "test-sampling interval only" not in html
+    budget = html[html.index('class="budget"'):]
+    budget = budget[:budget.index("</p>")]
+    assert "width 8 channels (paper 64)" in budget and "10 epochs (paper 120)" in budget
+    assert "seed" not in budget                                   # three seeds match the paper protocol
+    assert "Tab. III ≠" in rows["brl"]                            # paper number, reduced budget
 
 
 def _browser() -> str | None:
