@@ -360,24 +360,97 @@ def _browser() -> str | None:
     return None
 
 
-def test_browser(rendered):
-    exe = _browser()
-    if exe is None:
-        pytest.skip("no headless browser installed (apt-get install chromium) - page not checked in a browser")
-    page = rendered["out"] / "index.html"
-    with tempfile.TemporaryDirectory() as prof:
+#: Runs inside a harness page that loads the report in an iframe (same file:// origin with
+#: --allow-file-access-from-files), acts like a reader and writes what it saw as JSON into the DOM,
+#: which --dump-dom prints. Only Chromium itself is needed: no driver, no network.
+HARNESS_JS = r"""
+function out(o) { var p = document.createElement('pre'); p.id = 'result'; p.textContent = JSON.stringify(o);
+                  document.body.appendChild(p); }
+function rowsOf(t, i) { return Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[i]; }); }
+function colIndex(t, name) {
+  var ths = t.tHead.rows[0].cells;
+  for (var i = 0; i < ths.length; i++) { if (ths[i].textContent.trim() === name) { return i; } }
+  return -1;
+}
+var f = document.createElement('iframe');
+f.style.width = '1400px'; f.style.height = '2400px';
+f.src = REPORT_URL;
+f.onload = function () {
+  try {
+    var d = f.contentDocument, r = {};
+    r.js = d.documentElement.classList.contains('js');
+    var t = d.querySelector('table');
+    r.first = t.id; r.firstVisible = t.offsetParent !== null;
+    var mi = colIndex(t, 'method');
+    t.tHead.rows[0].cells[mi].click();
+    r.methodsDesc = rowsOf(t, mi).map(function (c) { return c.textContent.trim(); });
+    t.tHead.rows[0].cells[mi].click();
+    r.methodsAsc = rowsOf(t, mi).map(function (c) { return c.textContent.trim(); });
+    t.tHead.rows[0].cells[4].click();
+    r.metricDesc = rowsOf(t, 4).map(function (c) { return parseFloat(c.getAttribute('data-sort')); });
+    d.querySelector('button[data-metric="few"]').click();
+    var shown = Array.prototype.filter.call(d.querySelectorAll('table'), function (x) { return x.offsetParent !== null; });
+    r.afterSwitch = shown[0].id; r.defaultHidden = t.offsetParent === null;
+    r.pressed = d.querySelector('button[aria-pressed="true"]').getAttribute('data-metric');
+    r.nFigures = 0; r.nLegends = 0; r.overlaps = [];
+    d.querySelectorAll('svg.fig').forEach(function (svg) {
+      r.nFigures++;
+      var axes = Array.prototype.map.call(svg.querySelectorAll('g[id^="axes_"]'), function (g) {
+        var p = g.querySelector('g[id^="patch_"]'); return p ? p.getBoundingClientRect() : null;
+      }).filter(Boolean);
+      svg.querySelectorAll('g[id^="legend_"]').forEach(function (lg) {
+        r.nLegends++;
+        var L = lg.getBoundingClientRect();
+        axes.forEach(function (A) {
+          var ix = Math.min(L.right, A.right) - Math.max(L.left, A.left);
+          var iy = Math.min(L.bottom, A.bottom) - Math.max(L.top, A.top);
+          if (ix > 1 && iy > 1) { r.overlaps.push(svg.getAttribute('aria-label')); }
+        });
+      });
+    });
+    out(r);
+  } catch (e) { out({error: String(e)}); }
+};
+document.body.appendChild(f);
+"""
+
+
+def run_in_browser(exe: str, page: Path) -> dict:
+    """Open ``page`` in headless Chromium through the harness; returns what the harness saw."""
+    with tempfile.TemporaryDirectory() as tmp:
+        harness = Path(tmp) / "harness.html"
+        harness.write_text("<!DOCTYPE html><html><body><script>var REPORT_URL = " + json.dumps(page.resolve().as_uri())
+                           + ";\n" + HARNESS_JS + "</script></body></html>")
+        prof = Path(tmp) / "profile"
         proc = subprocess.run(
             [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={prof}",
-             "--enable-logging=stderr", "--v=0", "--dump-dom", page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120)
+             "--allow-file-access-from-files", "--virtual-time-budget=10000", "--window-size=1400,2400",
+             "--dump-dom", harness.as_uri()], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    dom = proc.stdout
-    assert "<svg" in dom and dom.count("<svg") == _html(rendered, "index.html").count("<svg")
-    assert "Training-set class distribution" in dom
-    console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln
-               or "Failed to load resource" in ln]
-    assert not console, console
+    m = re.search(r'<pre id="result">(.*?)</pre>', proc.stdout, flags=re.S)
+    assert m, f"the harness wrote no result; browser said: {proc.stderr[-2000:]}"
+    import html as _h
+    return json.loads(_h.unescape(m.group(1)))
+
+
+def test_browser(rendered):
+    """A reader in headless Chromium: the ranked summary is the first table, a header click sorts it,
+    the metric switch shows the Few ranking, and no figure legend overlaps a plotting area."""
+    exe = _browser()
+    if exe is None:
+        pytest.skip("no headless Chromium (install it with: apt-get install -y chromium); "
+                    "the report was not checked in a browser")
+    r = run_in_browser(exe, rendered["out"] / "index.html")
+    assert "error" not in r, r
+    assert r["js"] is True                                        # the inline script ran to its end
+    assert r["first"] == "ranked-ntu60_xsub_lt100_stgcnpp-balanced_acc" and r["firstVisible"]
+    assert r["methodsDesc"] == sorted(METHODS, reverse=True) and r["methodsAsc"] == sorted(METHODS)
+    assert r["metricDesc"] == sorted(r["metricDesc"], reverse=True) and len(r["metricDesc"]) == len(METHODS)
+    assert r["afterSwitch"] == "ranked-ntu60_xsub_lt100_stgcnpp-few" and r["defaultHidden"]
+    assert r["pressed"] == "few"
+    assert r["nFigures"] >= 9 and r["nLegends"] >= 6
+    assert r["overlaps"] == [], r["overlaps"]
 
 
 def test_packaged_paper_results():
