@@ -392,7 +392,7 @@ f.onload = function () {
     var shown = Array.prototype.filter.call(d.querySelectorAll('table'), function (x) { return x.offsetParent !== null; });
     r.afterSwitch = shown[0].id; r.defaultHidden = t.offsetParent === null;
     r.pressed = d.querySelector('button[aria-pressed="true"]').getAttribute('data-metric');
-    r.nFigures = 0; r.nLegends = 0; r.overlaps = [];
+    r.nFigures = 0; r.nLegends = 0; r.overlaps = []; r.clipped = [];
     d.querySelectorAll('svg.fig').forEach(function (svg) {
       r.nFigures++;
       var axes = Array.prototype.map.call(svg.querySelectorAll('g[id^="axes_"]'), function (g) {
@@ -400,7 +400,10 @@ f.onload = function () {
       }).filter(Boolean);
       svg.querySelectorAll('g[id^="legend_"]').forEach(function (lg) {
         r.nLegends++;
-        var L = lg.getBoundingClientRect();
+        var L = lg.getBoundingClientRect(), S = svg.getBoundingClientRect();
+        if (L.left < S.left - 1 || L.right > S.right + 1 || L.top < S.top - 1 || L.bottom > S.bottom + 1) {
+          r.clipped.push(svg.getAttribute('aria-label'));
+        }
         axes.forEach(function (A) {
           var ix = Math.min(L.right, A.right) - Math.max(L.left, A.left);
           var iy = Math.min(L.bottom, A.bottom) - Math.max(L.top, A.top);
@@ -451,6 +454,7 @@ def test_browser(rendered):
     assert r["pressed"] == "few"
     assert r["nFigures"] >= 9 and r["nLegends"] >= 6
     assert r["overlaps"] == [], r["overlaps"]
+    assert r["clipped"] == [], r["clipped"]                       # legends lie inside the drawn figure
 
 
 def test_packaged_paper_results():

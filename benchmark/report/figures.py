@@ -105,7 +105,9 @@ def to_svg(fig, key: str) -> str:
     # a per-figure salt: deterministic, and distinct element ids between figures on one page
     matplotlib.rcParams["svg.hashsalt"] = f"ltsb-{key}"
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    # legends sit outside the axes and outside the layout: the saved box must still include them
+    legends = list(fig.legends) + [a.get_legend() for a in fig.axes if a.get_legend() is not None]
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_extra_artists=legends)
     plt.close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]                         # drop <?xml …?> and <!DOCTYPE …>
@@ -118,8 +120,12 @@ def legend_right(ax_or_fig, handles=None, labels=None, title: Optional[str] = No
     if handles is not None:
         kw.update(handles=handles, labels=labels)
     if hasattr(ax_or_fig, "legends"):      # a figure: anchor right of the given axes
-        return ax_or_fig.legend(bbox_to_anchor=(1.0, 1.0), bbox_transform=anchor.transAxes, **kw)
-    return ax_or_fig.legend(bbox_to_anchor=(1.02, 1.0), **kw)
+        lg = ax_or_fig.legend(bbox_to_anchor=(1.0, 1.0), bbox_transform=anchor.transAxes, **kw)
+    else:
+        lg = ax_or_fig.legend(bbox_to_anchor=(1.02, 1.0), **kw)
+    # tight_layout must not squeeze the axes to make room: the saved bounding box grows instead
+    lg.set_in_layout(False)
+    return lg
 
 
 def class_distribution(counts: pd.DataFrame, title: str, key: str, test_counts: Optional[np.ndarray] = None) -> str:
@@ -214,20 +220,23 @@ def stream_error_curves(df: pd.DataFrame, primary: str, key: str) -> str:
     nrow = (len(multi) + ncol - 1) // ncol
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.0 * nrow), squeeze=False, sharey=True)
     x = np.arange(1, 11)
+    handles: Dict[str, object] = {}
     for i, m in enumerate(multi):
         ax = axes[i // ncol][i % ncol]
         d = df[(df["method"] == m) & df["error"].notna()]
         streams = list(dict.fromkeys(d["stream"]))
         hl = ([primary] if primary in streams else []) + [s for s in streams if str(s).startswith("ens-")]
-        handles = _lines(ax, d, "stream", streams, hl[:MAX_HIGHLIGHT], x)
+        for h in _lines(ax, d, "stream", streams, hl[:MAX_HIGHLIGHT], x):
+            handles.setdefault(h.get_label(), h)
         ax.set_xticks(x)
         ax.set_xticklabels(GROUP_NAMES)
         ax.set_title(f"{m}: streams and ensembles")
         ax.set_ylabel("error (%)")
-        legend_right(ax, handles, [h.get_label() for h in handles], title="stream")
     for j in range(len(multi), nrow * ncol):
         axes[j // ncol][j % ncol].remove()
     fig.tight_layout()
+    # one legend for all panels (a colour means the same stream everywhere), right of the top row
+    legend_right(fig, list(handles.values()), list(handles), title="stream", anchor=axes[0][ncol - 1])
     return to_svg(fig, key)
 
 
