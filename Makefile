@@ -21,7 +21,7 @@ SNAKEMAKE := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake
 .PHONY: setup demo test lint dryrun clean help
 
 help:
-	@echo "make demo   set up .venv and run the workflow on the embedded synthetic dataset (reports/index.html)"
+	@echo "make demo   set up .venv and run the workflow on the embedded synthetic dataset (reports/demo/index.html)"
 	@echo "make test   set up .venv and run the whole test suite"
 	@echo "make lint   snakemake --lint"
 
@@ -48,7 +48,7 @@ setup: $(VENV)/.installed
 
 demo: setup
 	$(SNAKEMAKE) --cores $(CORES) --resources gpu=$(GPUS) $(DEMO_FLAGS)
-	@echo "Report: $(CURDIR)/reports/index.html"
+	@echo "Report: $(CURDIR)/reports/demo/index.html"
 
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -60,4 +60,4 @@ dryrun: setup
 	$(SNAKEMAKE) -n --workflow-profile none --quiet rules
 
 clean:
-	rm -rf results logs benchmarks .snakemake reports/*.html
+	rm -rf results logs benchmarks .snakemake $(filter-out reports/README.md,$(wildcard reports/*))

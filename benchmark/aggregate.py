@@ -17,8 +17,8 @@ reads every ``metrics.json`` under the runs root (training runs and ensembles) a
   difference and the verdict ``significant``, true only with ≥ 3 paired seeds, paired t-test p < 0.05
   and a seeds-and-test bootstrap interval excluding 0 (see :mod:`benchmark.stats`).
 
-Library use: :func:`aggregate` / :func:`build_tables` take a list of run records or run folders
-(:func:`load_runs`).
+Library use: :func:`build_tables` takes a list of run records (:func:`collect_runs` with ``only``
+loads exactly the given runs).
 
 Accuracies are fractions (the report shows percent).
 """
@@ -121,30 +121,32 @@ def load_record(path: Path, root: Path) -> RunRecord:
     return RunRecord(path=rel, run=run, metrics=raw["metrics"], meta=meta, root=root)
 
 
-def load_runs(paths: Sequence[Path], root: Optional[Path] = None) -> List[RunRecord]:
-    """Records of the given run folders (or metrics.json files), sorted by path.
+def collect_runs(runs_root: Path, only: Optional[Sequence[Path]] = None) -> List[RunRecord]:
+    """The runs to tabulate, sorted by path (deterministic).
 
-    ``root``: the folder paths are reported relative to (default: the deepest common parent)."""
-    files = [Path(p) / "metrics.json" if Path(p).is_dir() or Path(p).suffix != ".json" else Path(p) for p in paths]
-    for f in files:
-        if not f.exists():
-            raise AggregateError(f"run folder '{f.parent}' has no metrics.json; re-run its training job")
-    if root is None:
-        import os
-        root = Path(os.path.commonpath([str(f.parent.resolve()) for f in files])) if files else Path(".")
-        if len(files) == 1:
-            root = files[0].parent.parent
-    root = Path(root).resolve()
-    records = [load_record(f.resolve(), root) for f in files]
-    return check_unique(sorted(records, key=lambda r: r.path))
-
-
-def collect_runs(runs_root: Path) -> List[RunRecord]:
-    """Every metrics.json below ``runs_root``, sorted by path (deterministic)."""
+    ``only``: the metrics.json files of the runs a config declares (the workflow passes its rule
+    inputs), each inside ``runs_root``; without it, every metrics.json below ``runs_root``."""
     runs_root = Path(runs_root)
     if not runs_root.is_dir():
         raise AggregateError(f"runs root '{runs_root}' is not a directory")
-    return check_unique([load_record(p, runs_root) for p in sorted(runs_root.rglob("metrics.json"))])
+    if only is None:
+        paths = sorted(runs_root.rglob("metrics.json"))
+    else:
+        paths = []
+        root_abs = runs_root.resolve()
+        for p in only:
+            p = Path(p)
+            p = p / "metrics.json" if p.is_dir() else p
+            if not p.exists():
+                raise AggregateError(f"{p}: run result not found; run the workflow (or the job) that writes it")
+            try:
+                p.resolve().relative_to(root_abs)
+            except ValueError:
+                raise AggregateError(f"{p}: not inside the runs root '{runs_root}'") from None
+            paths.append(p)
+        paths = sorted(set(paths))
+    records = [load_record(p, runs_root) for p in paths]
+    return check_unique(records)
 
 
 def check_unique(records: List[RunRecord]) -> List[RunRecord]:
@@ -386,14 +388,16 @@ def write_tables(tables: Dict[str, pd.DataFrame], out: Path) -> None:
         write_csv_atomic(df, out / f"{name}.csv")
 
 
-def aggregate(source, out: Optional[Path] = None, n_resamples: int = N_RESAMPLES, seed: int = 0) -> Dict[str, pd.DataFrame]:
-    """Tables from ``source``: a list of :class:`RunRecord`, a list of run folders, or a runs root
-    folder (scanned); written to ``out`` when given."""
+def aggregate(source, out: Optional[Path] = None, n_resamples: int = N_RESAMPLES, seed: int = 0,
+              only: Optional[Sequence[Path]] = None) -> Dict[str, pd.DataFrame]:
+    """Tables from ``source``: a runs root (with ``only``: just those metrics.json files inside it;
+    without: every run below it) or a list of :class:`RunRecord`; written to ``out`` when given."""
     if isinstance(source, (str, Path)):
-        records = collect_runs(Path(source))
+        records = collect_runs(Path(source), only)
     else:
-        source = list(source)
-        records = source if all(isinstance(r, RunRecord) for r in source) else load_runs(source)
+        records = list(source)
+        if not all(isinstance(r, RunRecord) for r in records):
+            raise TypeError("aggregate(): pass a runs root folder or a list of RunRecord")
     tables = build_tables(records, n_resamples, seed)
     if out is not None:
         write_tables(tables, out)
@@ -410,13 +414,15 @@ def read_table(path: Path) -> pd.DataFrame:
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmark.aggregate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs-root", type=Path, default=Path("results/runs"))
+    ap.add_argument("--runs", type=Path, nargs="+", default=None,
+                    help="the metrics.json files (or run folders) to tabulate; default: all below --runs-root")
     ap.add_argument("--out", type=Path, default=Path("results/tables"))
     ap.add_argument("--n-resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples (spec: 10 000)")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap RNG seed")
     args = ap.parse_args(argv)
     try:
-        t = aggregate(args.runs_root, args.out, args.n_resamples, args.seed)
-    except AggregateError as e:
+        t = aggregate(args.runs_root, args.out, args.n_resamples, args.seed, only=args.runs)
+    except (AggregateError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{len(t['runs'])} runs, {len(t['summary'])} configurations, {len(t['pairwise'])} comparisons -> {args.out}")

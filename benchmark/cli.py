@@ -76,7 +76,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_prepare(args: argparse.Namespace) -> int:
     from benchmark.data.prepare import prepare_dataset
 
-    options = json.loads(args.options) if args.options else {}
+    try:
+        options = json.loads(args.options) if args.options else {}
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--options: not valid JSON ({e}); give the reader options as a JSON object") from None
+    if not isinstance(options, dict):
+        raise ValueError(f"--options: expected a JSON object of reader options, got {type(options).__name__}")
     prepare_dataset(dataset_id=args.dataset, source=args.source, root=Path(args.root) if args.root else None,
                     out_dir=Path(args.out), normalize=args.normalize, options=options)
     return 0
@@ -97,13 +102,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from benchmark.engine.config import RunSpec
     from benchmark.engine.train import train_run
 
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads {args.threads}: must be at least 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = RunSpec.from_json(Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec)
     rec = train_run(spec, data_dir=Path(args.data), split_file=Path(args.split) if args.split else None,
                     out_dir=Path(args.out), ckpt_dir=Path(args.ckpt), stage1=Path(args.stage1) if args.stage1 else None,
                     device=args.device, progress=not args.no_progress,
-                    stop_after_epochs=args.stop_after_epochs)
+                    stop_after_epochs=args.stop_after_epochs, keep_checkpoint=args.keep_checkpoint)
     if "metrics" in rec:
         m = rec["metrics"]
         print(f"[train] {spec.split_id} {spec.backbone} {spec.method_id} {spec.stream} seed{spec.seed}: "
@@ -155,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int)
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--stop-after-epochs", type=int, help=argparse.SUPPRESS)
+    s.add_argument("--keep-checkpoint", action="store_true",
+                   help="keep the resumable last.pt after the run finished (default: remove it)")
     s.set_defaults(fn=cmd_train)
     return p
 
@@ -163,10 +172,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        # Bad input: one clear line, no traceback (set LTBENCH_DEBUG=1 for the traceback).
+    except (ValueError, KeyError, OSError, EOFError) as e:
+        # Bad input or a file problem: one clear line, no traceback (LTBENCH_DEBUG=1 shows it).
         import os
         if os.environ.get("LTBENCH_DEBUG"):
             raise
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {describe_error(e)}", file=sys.stderr)
         return 2
+
+
+def describe_error(e: BaseException) -> str:
+    """One line for an expected failure: the file and what to do about it."""
+    if isinstance(e, PermissionError):
+        return (f"{e.filename or e}: permission denied ({e.strerror or 'no access'}); make the folder writable "
+                "or choose another output location")
+    if isinstance(e, IsADirectoryError):
+        return f"{e.filename}: is a folder, a file was expected"
+    if isinstance(e, FileNotFoundError) and e.filename:
+        return f"{e.filename}: no such file or folder; check the path"
+    if isinstance(e, OSError) and e.filename:
+        return f"{e.filename}: {e.strerror or e}"
+    if isinstance(e, KeyError):
+        return str(e.args[0]) if e.args else repr(e)
+    return str(e)

@@ -75,11 +75,19 @@ def load_test_probs(path: Path) -> Dict[str, np.ndarray]:
     path = Path(path)
     if not path.exists():
         raise EnsembleError(f"'{path}' does not exist; train (or re-run) that stream first")
-    with np.load(path, allow_pickle=False) as z:
-        missing = [k for k in ("probs", "labels", "names") if k not in z.files]
-        if missing:
-            raise EnsembleError(f"{path}: missing arrays {missing} (has {z.files})")
-        return {"probs": z["probs"], "labels": z["labels"].astype(np.int64), "names": z["names"].astype(str)}
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in ("probs", "labels", "names") if k not in z.files]
+            if missing:
+                raise EnsembleError(f"{path}: missing arrays {missing} (has {z.files})")
+            return {"probs": z["probs"], "labels": z["labels"].astype(np.int64), "names": z["names"].astype(str)}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        if isinstance(e, EnsembleError):
+            raise
+        raise EnsembleError(f"{path}: cannot read the test probabilities (truncated or corrupt: {e}); delete the "
+                            "run's folder and train it again") from None
 
 
 def check_aligned(runs: Sequence[Dict[str, np.ndarray]], paths: Sequence[Path]) -> None:
@@ -222,7 +230,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     try:
         rec = run_ensemble(args.runs, args.streams, args.weights, args.counts, args.out, args.name)
-    except (EnsembleError, ValueError) as e:
+    except (EnsembleError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     m = rec["metrics"]

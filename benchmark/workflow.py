@@ -6,9 +6,10 @@ Imported by ``workflow/rules/common.smk`` at every ``snakemake -n``/``--lint``: 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import methods as methods_pkg
 
@@ -23,8 +24,39 @@ ENGINE_VERSION = "1"
 DATA_VERSION = "1"
 
 
+#: ids that become folder names (experiments, datasets, benchmarks, method ids): no spaces, no
+#: shell metacharacters, no path separators, not starting with a dot or dash.
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+RESERVED_EXPERIMENTS = ("data", "splits")     # shared folders beside the experiments in results/
+
+
 class WorkflowConfigError(ValueError):
     pass
+
+
+def experiment_name(config: Dict[str, Any], configfiles: Sequence[str] = ()) -> str:
+    """The experiment a config's runs belong to: ``experiment`` if set, else the stem of the last
+    config file (``config/demo.yaml`` → ``demo``). Runs, tables and reports live under
+    ``results/<experiment>/`` and ``reports/<experiment>/``, so two configs never mix."""
+    name = config.get("experiment")
+    if not name:
+        name = Path(configfiles[-1]).stem if configfiles else "default"
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip("._-") or "default"
+    name = str(name)
+    if not SAFE_ID.match(name) or name in RESERVED_EXPERIMENTS:
+        raise WorkflowConfigError(f"experiment '{name}': use letters, digits, '_', '.', '-' (not starting with "
+                                  f"'.' or '-'), and not {' or '.join(RESERVED_EXPERIMENTS)}; set "
+                                  "'experiment: NAME' in the config or --config experiment=NAME")
+    return name
+
+
+def experiment_dir(config: Dict[str, Any]) -> str:
+    """``results/<experiment>`` (the workflow stores the resolved name in config['experiment'])."""
+    return f"results/{config.get('experiment') or 'default'}"
+
+
+def runs_dir(config: Dict[str, Any]) -> str:
+    return f"{experiment_dir(config)}/runs"
 
 
 @dataclass(frozen=True)
@@ -48,6 +80,8 @@ class MethodDef:
     #: recipe overrides of this entry (e.g. the plain-backbone recipe: clip 100, 16 epochs, no aug.)
     schedule: Dict[str, Any] = field(default_factory=dict)
     augment: Dict[str, Any] = field(default_factory=dict)
+    #: seeds of this entry (default: the config's top-level ``seeds``)
+    seeds: Optional[Tuple[int, ...]] = None
 
 
 @dataclass(frozen=True)
@@ -59,8 +93,9 @@ class Run:
     seed: int
 
     @property
-    def path(self) -> str:
-        return f"results/runs/{self.split.split_id}/{self.backbone}/{self.method.id}/{self.stream}/seed{self.seed}"
+    def rel(self) -> str:
+        """The run's folder below ``results/<experiment>/runs`` (and ``…/ckpt``)."""
+        return f"{self.split.split_id}/{self.backbone}/{self.method.id}/{self.stream}/seed{self.seed}"
 
 
 def _ratio_str(r: Any) -> str:
@@ -121,9 +156,10 @@ def methods(config: Dict[str, Any]) -> Dict[str, MethodDef]:
         mid = e.get("id") or (name if fid == "paper" else f"{name}_official")
         if mid in out:
             raise WorkflowConfigError(f"method id '{mid}' appears twice in the config; give one entry an 'id'")
+        seeds = tuple(int(x) for x in e["seeds"]) if e.get("seeds") else None
         out[mid] = MethodDef(mid, name, fid, dict(e.get("options", {}) or {}), index[name].get("version", "0"),
                              index[name].get("stage1"), dict(e.get("schedule", {}) or {}),
-                             dict(e.get("augment", {}) or {}))
+                             dict(e.get("augment", {}) or {}), seeds)
     for m in list(out.values()):
         if m.stage1 and not any(x.name == m.stage1 and x.fidelity == "paper" for x in out.values()):
             # the stage-1 run is part of the grid even if the config did not list it
@@ -187,6 +223,8 @@ def table_grids(config: Dict[str, Any]) -> Dict[str, Dict[str, List[str]]]:
                     raise WorkflowConfigError(f"tables.{name}.{key}: {unknown} not defined at the top level "
                                               "of the config")
                 g[key] = list(vals)
+            # a table may run its own seeds (e.g. three seeds for the methods it compares)
+            g["seeds"] = [int(x) for x in t["seeds"]] if t.get("seeds") else None
             if only_ds:
                 g["splits"] = [s for s in g["splits"] if sp[s].dataset in only_ds]
             out[name if len(parts) == 1 else f"{name}[{i}]"] = g
@@ -208,22 +246,27 @@ def runs(config: Dict[str, Any]) -> List[Run]:
                     for e in g["ensembles"]:
                         streams |= set(ensembles(config)[e])
                     for st in sorted(streams, key=STREAMS.index):
-                        for seed in config["seeds"]:
+                        for seed in g["seeds"] or method_seeds(config, ms[mid]):
                             r = Run(sp[s], b, ms[mid], st, int(seed))
-                            seen.setdefault(r.path, r)
+                            seen.setdefault(r.rel, r)
     return list(seen.values())
 
 
+def method_seeds(config: Dict[str, Any], m: MethodDef) -> List[int]:
+    return [int(x) for x in (m.seeds or config["seeds"])]
+
+
 def ensemble_targets(config: Dict[str, Any]) -> List[str]:
-    sp = splits(config)
+    sp, ms = splits(config), methods(config)
+    root = runs_dir(config)
     out: Dict[str, None] = {}
     for g in table_grids(config).values():
         for s in g["splits"]:
             for b in g["backbones"]:
                 for mid in g["methods"]:
                     for e in g["ensembles"]:
-                        for seed in config["seeds"]:
-                            out[f"results/runs/{sp[s].split_id}/{b}/{mid}/ens-{e}/seed{seed}/metrics.json"] = None
+                        for seed in g["seeds"] or method_seeds(config, ms[mid]):
+                            out[f"{root}/{sp[s].split_id}/{b}/{mid}/ens-{e}/seed{seed}/metrics.json"] = None
     return list(out)
 
 
@@ -247,4 +290,6 @@ def run_spec(config: Dict[str, Any], split_id: str, backbone: str, method_id: st
 
 
 def final_targets(config: Dict[str, Any]) -> List[str]:
-    return [f"{r.path}/metrics.json" for r in runs(config)] + ensemble_targets(config)
+    """Every metrics.json this config declares (trainings and ensembles), under its experiment."""
+    root = runs_dir(config)
+    return [f"{root}/{r.rel}/metrics.json" for r in runs(config)] + ensemble_targets(config)

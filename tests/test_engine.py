@@ -69,14 +69,6 @@ def test_train_writes_outputs_and_resume_equals_uninterrupted(tiny_dataset, tmp_
     assert resumed["metrics"]["top1"] == m["top1"]
 
 
-def test_checkpoint_of_another_config_is_refused(tiny_dataset, tmp_path):
-    from benchmark.engine.train import train_run
-
-    train_run(_spec(), tiny_dataset, None, tmp_path / "a", tmp_path / "ckpt", progress=False, stop_after_epochs=1)
-    with pytest.raises(ConfigError, match="different run configuration"):
-        train_run(_spec(seed=3), tiny_dataset, None, tmp_path / "a", tmp_path / "ckpt", progress=False)
-
-
 def test_split_list_with_unknown_sample_names_the_file(tiny_dataset, tmp_path):
     from benchmark.data.canonical import DatasetError
     from benchmark.engine.train import train_run

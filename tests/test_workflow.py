@@ -50,7 +50,8 @@ def test_bad_config_stops_with_a_clear_message(tmp_path, mutate, message):
 
 
 def test_demo_config_plans_without_arguments(tmp_path):
-    proc = snakemake(["-n", "--quiet", "rules"], cwd=REPO)
+    """The embedded default plans from any folder (here an empty one, whatever the clone holds)."""
+    proc = snakemake(["-n", "--quiet", "rules"], cwd=tmp_path)
     out = proc.stdout + proc.stderr
     assert "train" in out and "report" in out
 
@@ -61,12 +62,12 @@ def test_tiny_end_to_end_run(tmp_path):
     cfg = tmp_path / "tiny.yaml"
     shutil.copy(REPO / "tests" / "data" / "tiny.yaml", cfg)
     snakemake(["--cores", "2", "--resources", "gpu=0", "--configfile", str(cfg)], cwd=tmp_path, timeout=1200)
-    runs = tmp_path / "results" / "runs" / "synthetic_default_lt4" / "stgcnpp"
+    runs = tmp_path / "results" / "tiny" / "runs" / "synthetic_default_lt4" / "stgcnpp"
     for method in ("ce", "brl"):
         for stream in ("j", "b", "ens-2s"):
             assert (runs / method / stream / "seed0" / "metrics.json").exists(), (method, stream)
     assert (tmp_path / "results" / "splits" / "synthetic_default_lt4.txt").exists()
-    html = (tmp_path / "reports" / "index.html").read_text()
+    html = (tmp_path / "reports" / "tiny" / "index.html").read_text()
     assert "<svg" in html and "brl" in html and "ce" in html
     # Nothing left to do: a second invocation plans no job.
     proc = snakemake(["-n", "--configfile", str(cfg)], cwd=tmp_path)
@@ -191,7 +192,7 @@ def test_a_new_method_file_joins_the_workflow_without_other_edits(tmp_path):
     assert "stgcnpp/smooth_ce/j/seed0/metrics.json" in proc.stdout
     # and it trains through the workflow, from the copy's registry
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-    target = "results/runs/synthetic_default_lt4/stgcnpp/smooth_ce/j/seed0/metrics.json"
+    target = "results/cfg/runs/synthetic_default_lt4/stgcnpp/smooth_ce/j/seed0/metrics.json"
     run = subprocess.run(cmd[:3] + [target, "--cores", "2", "--resources", "gpu=0"] + cmd[4:], cwd=tmp_path,
                          env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -216,7 +217,7 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
     cmd = [sys.executable, "-m", "snakemake", "--workflow-profile", "none", "--snakefile", str(REPO / "Snakefile"),
            "--directory", str(tmp_path), "--cores", "1", "--resources", "gpu=0", "--configfile", str(cfg_path)]
-    ckpt = tmp_path / "results" / "ckpt" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0" / "last.pt"
+    ckpt = tmp_path / "results" / "cfg" / "ckpt" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0" / "last.pt"
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 600
@@ -225,12 +226,12 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     assert ckpt.exists(), "no checkpoint was written"
     os.killpg(proc.pid, signal.SIGINT)          # Ctrl-C reaches the whole process group
     proc.wait(timeout=120)
-    metrics = tmp_path / "results" / "runs" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0" / "metrics.json"
+    metrics = tmp_path / "results" / "cfg" / "runs" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0" / "metrics.json"
     if metrics.exists():
         pytest.skip("the run finished before it could be interrupted")
     done = subprocess.run(cmd + ["--rerun-incomplete"], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    log = (tmp_path / "logs" / "train" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0.log").read_text()
+    log = (tmp_path / "logs" / "cfg" / "train" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0.log").read_text()
     assert "resuming from" in log
     assert metrics.exists()

@@ -169,19 +169,75 @@ class CanonicalDataset:
         return pos.loc[list(names)].to_numpy()
 
 
-def load_dataset(root: Path, verify: bool = False) -> CanonicalDataset:
+VERIFIED_CACHE = ".verified.json"
+
+
+def verify_checksums(root: Path, meta: DatasetMeta) -> None:
+    """Check each prepared file against the SHA-256 recorded in meta.json.
+
+    Hashing a large ``joints.npy`` takes seconds, so a successful check is cached in
+    ``.verified.json`` keyed by (size, mtime): any rewrite, truncation or in-place edit changes one of
+    them and triggers a full re-hash."""
+    cache_path = root / VERIFIED_CACHE
+    try:
+        cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    except (OSError, ValueError):
+        cache = {}
+    changed = False
+    for name, digest in meta.checksums.items():
+        path = root / name
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise DatasetError(f"{path}: missing from the prepared dataset; delete {root} and run the "
+                               "'prepare' step again") from None
+        key = [st.st_size, st.st_mtime_ns, digest]
+        if cache.get(name) == key:
+            continue
+        if sha256_file(path) != digest:
+            raise DatasetError(f"{path}: checksum mismatch with {root / 'meta.json'} (the file was changed or "
+                               f"truncated after it was prepared); delete {root} and run the 'prepare' step again")
+        cache[name] = key
+        changed = True
+    if changed:
+        try:
+            from benchmark.io import atomic_write_json
+            atomic_write_json(cache_path, cache)
+        except OSError:
+            pass                        # a read-only dataset folder is fine: verify again next time
+
+
+def load_dataset(root: Path, verify: bool = True) -> CanonicalDataset:
+    """Open a prepared dataset (joints memory-mapped). ``verify`` checks the files against the
+    checksums in meta.json (cached by size and mtime, so it is cheap after the first time)."""
     root = Path(root)
     meta_path = root / "meta.json"
     if not meta_path.exists():
         raise DatasetError(f"{root}: not a prepared dataset (no meta.json); run the 'prepare' step first")
-    with open(meta_path) as f:
-        raw = json.load(f)
-    meta = DatasetMeta(**raw)
+    try:
+        with open(meta_path) as f:
+            raw = json.load(f)
+        meta = DatasetMeta(**raw)
+    except (ValueError, TypeError) as e:
+        raise DatasetError(f"{meta_path}: not a valid dataset description ({e}); delete {root} and run the "
+                           "'prepare' step again") from None
     if verify:
-        for name, digest in meta.checksums.items():
-            if sha256_file(root / name) != digest:
-                raise DatasetError(f"{root / name}: checksum mismatch (file changed or truncated); "
-                                   "delete the folder and prepare again")
-    joints = np.load(root / "joints.npy", mmap_mode="r")
-    table = pd.read_csv(root / "table.csv", dtype={"name": str}, keep_default_na=False)
+        verify_checksums(root, meta)
+    try:
+        joints = np.load(root / "joints.npy", mmap_mode="r")
+    except (ValueError, OSError, EOFError) as e:
+        raise DatasetError(f"{root / 'joints.npy'}: cannot read the prepared array ({e}); delete {root} and run "
+                           "the 'prepare' step again") from None
+    try:
+        table = pd.read_csv(root / "table.csv", dtype={"name": str}, keep_default_na=False)
+    except (ValueError, OSError) as e:
+        raise DatasetError(f"{root / 'table.csv'}: cannot read the sample table ({e}); delete {root} and run "
+                           "the 'prepare' step again") from None
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise DatasetError(f"{root / 'table.csv'}: missing column(s) {missing}")
+    if joints.ndim != 5 or joints.shape[0] != len(table):
+        raise DatasetError(f"{root / 'joints.npy'}: shape {tuple(joints.shape)} does not match the {len(table)} "
+                           f"rows of table.csv (expected (N, M, T, V, C) with N = {len(table)}); delete {root} and "
+                           "run the 'prepare' step again")
     return CanonicalDataset(root=root, joints=joints, table=table, meta=meta)

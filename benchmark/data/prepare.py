@@ -4,6 +4,7 @@ Normalisation runs once here (it is deterministic), so training never repeats it
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -60,10 +61,15 @@ def build_split(data_dir: Path, benchmark: str, n_max: Optional[int], ratio: Opt
         order = np.argsort(labels, kind="stable")
         kept = list(names[order])
     else:
-        if n_max is None:
-            raise SplitError("n_max is required to build a long-tailed split (datasets.<id>.lt.n_max)")
-        kept = build_lt_split(names, labels, ds.meta.num_classes, int(n_max), float(ratio), seed=seed)
+        n_max, ratio_f = check_lt_profile(n_max, ratio, ds.meta.num_classes)
+        kept = build_lt_split(names, labels, ds.meta.num_classes, n_max, ratio_f, seed=seed)
     label_of = dict(zip(names, labels))
+    kept_counts = np.bincount([label_of[n] for n in kept], minlength=ds.meta.num_classes)
+    empty = np.flatnonzero(kept_counts == 0)
+    if len(empty):
+        cls = ", ".join(str(c) for c in empty[:10]) + (" …" if len(empty) > 10 else "")
+        print(f"warning: {out}: {len(empty)} class(es) have no training sample ({cls}); a model cannot learn "
+              "them and their test accuracy will be 0", file=sys.stderr)
     write_split_list(out, kept)
     table = counts_table([label_of[n] for n in kept], ds.meta.num_classes, ds.meta.class_names or None)
     test = ds.split_indices(benchmark, "test")
@@ -71,3 +77,22 @@ def build_split(data_dir: Path, benchmark: str, n_max: Optional[int], ratio: Opt
     from benchmark.io import atomic_write_text
     atomic_write_text(Path(counts_out), table.to_csv(index=False))
     return kept
+
+
+def check_lt_profile(n_max, ratio, num_classes: int):
+    """A usable long-tail profile: n_max >= 1, ratio >= 1 (head / tail), and every class keeps at
+    least one sample (n_max / ratio >= 1). Returns (n_max, ratio) as (int, float)."""
+    if n_max is None:
+        raise SplitError("n_max is required to build a long-tailed split (datasets.<id>.lt.n_max)")
+    try:
+        ratio_f = float(ratio)
+    except (TypeError, ValueError):
+        raise SplitError(f"lt.ratio = {ratio!r}: a number >= 1 (head size / tail size) or 'natural'") from None
+    if int(n_max) < 1:
+        raise SplitError(f"lt.n_max = {n_max}: the head class needs at least one sample")
+    if not ratio_f >= 1:
+        raise SplitError(f"lt.ratio = {ratio}: the imbalance ratio is head size / tail size and must be >= 1")
+    if num_classes > 1 and int(n_max) / ratio_f < 1:
+        raise SplitError(f"lt.n_max = {n_max} with lt.ratio = {ratio} leaves the tail classes no sample "
+                         f"(n_max / ratio = {int(n_max) / ratio_f:.2f} < 1); raise n_max or lower the ratio")
+    return int(n_max), ratio_f

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict
 
 ENGINE_VERSION = "1"
+STREAMS = ("j", "b", "k", "jm", "bm", "km")
 
 
 class ConfigError(ValueError):
@@ -91,7 +92,48 @@ class RunSpec:
             raise ConfigError(f"run spec: unknown key(s) {unknown}")
         d["schedule"] = _build(Schedule, d.get("schedule", {}), "schedule")
         d["augment"] = _build(AugmentSpec, d.get("augment", {}), "augment")
-        return cls(**d)
+        missing = sorted({"dataset", "benchmark", "split_id", "backbone", "method", "method_id", "stream",
+                          "seed"} - set(d))
+        if missing:
+            raise ConfigError(f"run spec: missing key(s) {missing}")
+        spec = cls(**d)
+        spec.validate()
+        return spec
+
+    def validate(self) -> None:
+        """Refuse a spec that cannot give a meaningful result (the schema checks the config; this
+        checks what reaches the engine, whoever wrote it)."""
+        s = self.schedule
+        checks = [
+            ("schedule.runner_epochs", s.runner_epochs, 1, "an untrained model is not a result"),
+            ("schedule.repeat", s.repeat, 1, "each runner epoch repeats the list at least once"),
+            ("schedule.batch_size", s.batch_size, 1, "a batch holds at least one clip"),
+            ("schedule.clip_len", s.clip_len, 1, "a clip holds at least one frame"),
+            ("schedule.test_clips", s.test_clips, 1, "testing needs at least one clip per sample"),
+            ("schedule.eval_batch_size", s.eval_batch_size, 1, "evaluation batches hold at least one clip"),
+            ("schedule.lr_ref_batch", s.lr_ref_batch, 1, "the reference batch for lr scaling"),
+            ("schedule.val_every", s.val_every, 0, "0 turns the monitor off"),
+            ("seed", self.seed, 0, "seeds are non-negative integers"),
+        ]
+        for key, value, lo, why in checks:
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise ConfigError(f"run spec: {key} = {value!r} is invalid: it must be an integer >= {lo} ({why})")
+        for key, value in (("schedule.base_lr", s.base_lr),):
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"run spec: {key} = {value!r} is invalid: it must be a positive number")
+        for key, value in (("schedule.momentum", s.momentum), ("schedule.weight_decay", s.weight_decay),
+                           ("augment.scale", self.augment.scale), ("augment.rotate", self.augment.rotate)):
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"run spec: {key} = {value!r} is invalid: it must be a number >= 0")
+        if not 0 <= self.augment.flip_p <= 1:
+            raise ConfigError(f"run spec: augment.flip_p = {self.augment.flip_p!r} must lie in [0, 1]")
+        if self.stream not in STREAMS:
+            raise ConfigError(f"run spec: stream '{self.stream}' is unknown; one of {', '.join(STREAMS)}")
+        if self.fidelity not in ("paper", "official_code"):
+            raise ConfigError(f"run spec: fidelity '{self.fidelity}' is unknown; 'paper' or 'official_code'")
+        width = self.backbone_options.get("base_channels")
+        if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
+            raise ConfigError(f"run spec: backbone base_channels = {width!r} must be a positive integer")
 
     @classmethod
     def from_json(cls, text: str) -> "RunSpec":

@@ -26,7 +26,9 @@ from tqdm import tqdm
 from benchmark.data.canonical import CanonicalDataset, load_dataset
 from benchmark.data.splits import read_split_list
 from benchmark.data import transforms as T
+from benchmark.engine.checkpoint import clean_partial_writes, load_resumable, safe_torch_load
 from benchmark.engine.config import ENGINE_VERSION, ConfigError, RunSpec, cosine_lr
+from benchmark.engine.identity import run_identity, split_list_digest
 from benchmark.io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 
 
@@ -181,8 +183,15 @@ def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1
     method = cls(ctx, **spec.method_options)
     seed_everything(spec.seed)
     in_ch = ds.joints.shape[-1]
-    model = build_model(spec.backbone, layout, num_classes, head=None, in_channels=in_ch,
-                        **spec.backbone_options)
+    try:
+        model = build_model(spec.backbone, layout, num_classes, head=None, in_channels=in_ch,
+                            **spec.backbone_options)
+        with torch.no_grad():       # a width the architecture cannot build fails here, not mid-run
+            model.eval()(torch.zeros(1, 1, 16, layout.num_node, in_ch))
+    except (RuntimeError, ValueError, ZeroDivisionError, TypeError) as e:
+        raise ConfigError(f"backbone '{spec.backbone}' cannot be built with options {dict(spec.backbone_options)} "
+                          f"on the '{layout.name}' layout ({str(e).splitlines()[0]}); choose another width, e.g. "
+                          "base_channels: 8, 16, 32 or 64") from None
     model.head = method.build_head(model.feat_dim)
     model.to(device)
     method.setup_model(model)
@@ -190,29 +199,27 @@ def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1
     return method, model, ctx
 
 
-def _load_checkpoint(path: Path, spec: RunSpec, device) -> Optional[dict]:
-    if not path.exists():
-        return None
-    state = torch.load(path, map_location=device, weights_only=False)
-    if state.get("config_hash") != spec.config_hash:
-        raise ConfigError(f"{path}: checkpoint belongs to a different run configuration "
-                          f"(hash {state.get('config_hash')} != {spec.config_hash}); delete it to start over")
-    return state
-
-
 def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir: Path, ckpt_dir: Path,
               stage1: Optional[Path] = None, device: Optional[str] = None, progress: bool = True,
-              stop_after_epochs: Optional[int] = None) -> Dict:
+              stop_after_epochs: Optional[int] = None, keep_checkpoint: bool = False) -> Dict:
     """Train (or resume) one run and write metrics.json, test_probs.npz, epochs.csv, model.pt.
 
+    The run resumes from ``ckpt_dir/last.pt`` only if that checkpoint has this run's identity
+    (``benchmark.engine.identity``); a finished run removes it unless ``keep_checkpoint``.
     ``stop_after_epochs`` interrupts after that many runner epochs of this invocation (tests)."""
     t_start = time.time()
     dev = pick_device(device)
     out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
+    clean_partial_writes(out_dir, ckpt_dir)
     ds = load_dataset(data_dir)
-    train_idx, test_idx = resolve_split(ds, spec.benchmark, Path(split_file) if split_file else None)
+    split_path = Path(split_file) if split_file else None
+    train_idx, test_idx = resolve_split(ds, spec.benchmark, split_path)
     train = SplitTensors(ds, train_idx, dev)
-    stage1_state = torch.load(stage1, map_location="cpu", weights_only=False)["model"] if stage1 else None
+    stage1_state, stage1_id = None, None
+    if stage1:
+        s1 = safe_torch_load(Path(stage1), "cpu", what="stage-1 model")
+        stage1_state, stage1_id = s1["model"], s1.get("run_id")
+    run_id = run_identity(spec.to_json(), ds.meta.checksums, split_list_digest(split_path), stage1_id)
     method, model, ctx = _build(spec, ds, train.labels, stage1_state, dev)
     layout = ds.layout
     sch = spec.schedule
@@ -224,7 +231,7 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
     log: List[Dict] = []
     start_epoch = 0
     ckpt_path = ckpt_dir / "last.pt"
-    state = _load_checkpoint(ckpt_path, spec, dev)
+    state = load_resumable(ckpt_path, run_id, dev)
     train_seconds = 0.0
     if state is not None:
         model.load_state_dict(state["model"])
@@ -232,7 +239,9 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
         start_epoch = state["epoch"]
         log = state["log"]
         train_seconds = state.get("train_seconds", 0.0)
-        print(f"[train] resuming from {ckpt_path} after runner epoch {start_epoch}", file=sys.stderr)
+        print(f"[train] resuming from {ckpt_path} after runner epoch {start_epoch} (run {run_id})", file=sys.stderr)
+    else:
+        print(f"[train] starting run {run_id} from scratch", file=sys.stderr)
     test = SplitTensors(ds, test_idx, dev)
 
     done_here = 0
@@ -285,6 +294,7 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
         log.append(row)
         atomic_torch_save(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                       "epoch": epoch + 1, "log": log, "config_hash": spec.config_hash,
+                                      "run_id": run_id,
                                       "train_seconds": train_seconds})
         print(f"[train] epoch {epoch + 1}/{ctx.runner_epochs} loss {row['loss']:.4f} "
               f"monitor top1 {row['val_top1']}", file=sys.stderr)
@@ -307,6 +317,9 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
         "meta": {"wall_time_s": round(time.time() - t_start, 2), "train_seconds": round(train_seconds, 2),
                  "test_seconds": round(test_seconds, 2), "hardware": hardware_info(dev), "device": str(dev),
                  "code_version": code_version(), "config_hash": spec.config_hash, "spec": spec.to_dict(),
+                 "run_id": run_id,
+                 "identity": {"data_checksums": dict(ds.meta.checksums),
+                              "split_list_sha256": split_list_digest(split_path), "stage1_run_id": stage1_id},
                  "schedule": spec.to_dict()["schedule"], "augment": spec.to_dict()["augment"],
                  "backbone_options": dict(spec.backbone_options),
                  "method_meta": method.metadata(), "engine_version": ENGINE_VERSION,
@@ -318,7 +331,8 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
                             "for model selection (selection = last)"},
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_torch_save(out_dir / "model.pt", {"model": model.state_dict(), "config_hash": spec.config_hash})
+    atomic_torch_save(out_dir / "model.pt", {"model": model.state_dict(), "config_hash": spec.config_hash,
+                                             "run_id": run_id})
     atomic_save_npz(out_dir / "test_probs.npz", probs=probs.astype(np.float32), labels=test.labels,
                     clip_logits=clip_logits.astype(np.float32), names=test.names.astype(str))
     buf = io.StringIO()
@@ -328,4 +342,6 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
         w.writerow({k: ("" if v is None else v) for k, v in r.items()})
     atomic_write_text(out_dir / "epochs.csv", buf.getvalue())
     atomic_write_json(out_dir / "metrics.json", record)    # last: its presence means a complete run
+    if not keep_checkpoint and ckpt_path.exists():
+        ckpt_path.unlink()         # finished: a forced rerun trains again instead of resuming the end
     return record

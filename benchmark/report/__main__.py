@@ -12,10 +12,9 @@ from benchmark.report.render import ReportInputs, render_report
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmark.report", description=__doc__)
-    ap.add_argument("--runs-root", type=Path, default=Path("results/runs"),
-                    help="folder scanned for runs, or the folder --runs paths are shown relative to")
+    ap.add_argument("--runs-root", type=Path, default=Path("results/runs"))
     ap.add_argument("--runs", type=Path, nargs="+", default=None,
-                    help="explicit run folders (each with metrics.json) instead of scanning --runs-root")
+                    help="the metrics.json files (or run folders) to report; default: all below --runs-root")
     ap.add_argument("--splits-root", type=Path, default=Path("results/splits"))
     ap.add_argument("--tables", type=Path, default=Path("results/tables"),
                     help="folder with pairwise.csv from benchmark.aggregate (recomputed when absent)")
@@ -28,10 +27,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     data_root = args.data_root if args.data_root is not None else args.runs_root.parent / "data"
     try:
-        pages = render_report(ReportInputs(runs_root=args.runs_root, runs=args.runs, out=args.out, splits_root=args.splits_root,
+        pages = render_report(ReportInputs(runs_root=args.runs_root, runs=args.runs, out=args.out,
+                                           splits_root=args.splits_root,
                                            tables=args.tables, paper_results=args.paper_results, config=args.config,
                                            data_root=data_root))
-    except (AggregateError, ValueError, FileNotFoundError) as e:
+    except (AggregateError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{len(pages)} pages -> {args.out}")

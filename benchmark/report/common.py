@@ -156,9 +156,10 @@ def groups(df: pd.DataFrame, by: List[str]):
 
 @dataclass
 class ReportInputs:
-    runs_root: Optional[Path]
+    runs_root: Path
     out: Path
-    runs: Optional[Sequence[Path]] = None      # explicit run folders (instead of scanning runs_root)
+    #: the metrics.json files of the config's runs (None: every run below runs_root)
+    runs: Optional[Sequence[Path]] = None
     splits_root: Optional[Path] = None
     tables: Optional[Path] = None
     paper_results: Optional[Path] = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from benchmark.aggregate import (RunRecord, build_tables, collect_runs, load_runs, read_table, runs_table,
+from benchmark.aggregate import (RunRecord, build_tables, collect_runs, read_table, runs_table,
                                  summary_table)
 from benchmark.report import figures
 from benchmark.report.common import (METRIC_VIEWS, ReportInputs, dataset_summary, environment, groups,
@@ -50,9 +50,8 @@ def load_tables(records: Sequence[RunRecord], tables: Optional[Path], n_resample
 
 
 def _records(inputs: ReportInputs) -> List[RunRecord]:
-    if inputs.runs is not None:
-        return load_runs(inputs.runs, root=inputs.runs_root)
-    return collect_runs(inputs.runs_root)        # a missing runs root is an error, an empty one is not
+    # exactly the given runs (or every run below the root); a missing root is an error, an empty one is not
+    return collect_runs(inputs.runs_root, inputs.runs)
 
 
 def render_report(inputs: ReportInputs) -> List[Path]:

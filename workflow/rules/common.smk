@@ -8,6 +8,9 @@ import benchmark.workflow as bw
 validate(config, "../schemas/config.schema.yaml")
 
 try:
+    # Runs, tables and the report of this config live under results/<experiment>/ and
+    # reports/<experiment>/; prepared data and splits are shared (results/data, results/splits).
+    config["experiment"] = bw.experiment_name(config, workflow.configfiles)
     bw.check_roots(config)
     SPLITS = bw.splits(config)
     METHODS = bw.methods(config)
@@ -17,6 +20,11 @@ try:
 except bw.WorkflowConfigError as e:
     raise WorkflowError(f"config error: {e}")
 
+EXP = config["experiment"]
+RUNS_DIR = bw.runs_dir(config)  # results/<experiment>/runs
+CKPT_DIR = f"{bw.experiment_dir(config)}/ckpt"
+TABLES_DIR = f"{bw.experiment_dir(config)}/tables"
+REPORT_DIR = f"reports/{EXP}"
 DATASETS = sorted(config["datasets"])
 
 
@@ -37,7 +45,7 @@ wildcard_constraints:
 
 
 def get_final_output():
-    return bw.final_targets(config) + ["reports/index.html"]
+    return bw.final_targets(config) + [f"{REPORT_DIR}/index.html"]
 
 
 def dataset_raw_input(wildcards):
@@ -56,14 +64,12 @@ def _split_of(wildcards):
     return SPLITS[f"{wildcards.dataset}_{wildcards.benchmark}_{wildcards.lt}"]
 
 
-def split_args(wildcards):
+def split_params(wildcards):
+    """The split step's values, each passed as its own quoted shell word."""
     s = _split_of(wildcards)
-    args = f"--data results/data/{s.dataset} --benchmark {s.benchmark} --ratio {s.ratio}"
-    if s.n_max is not None:
-        args += f" --n-max {s.n_max}"
-    if s.split_list:
-        args += f" --split-list {s.split_list}"
-    return args
+    return {"data": f"results/data/{s.dataset}", "benchmark": s.benchmark, "ratio": s.ratio,
+            "n_max": [] if s.n_max is None else ["--n-max", str(s.n_max)],
+            "split_list": [] if not s.split_list else ["--split-list", s.split_list]}
 
 
 def split_list_input(wildcards):
@@ -80,18 +86,18 @@ def stage1_input(wildcards):
     m = METHODS[wildcards.method]
     if not m.stage1:
         return []
-    return [f"results/runs/{wildcards.split}/{wildcards.backbone}/{m.stage1}/{wildcards.stream}/seed{wildcards.seed}/model.pt"]
+    return [f"{RUNS_DIR}/{wildcards.split}/{wildcards.backbone}/{m.stage1}/{wildcards.stream}/seed{wildcards.seed}/model.pt"]
 
 
 def ensemble_inputs(wildcards):
     w = ENSEMBLES[wildcards.ens]
-    base = f"results/runs/{wildcards.split}/{wildcards.backbone}/{wildcards.method}"
+    base = f"{RUNS_DIR}/{wildcards.split}/{wildcards.backbone}/{wildcards.method}"
     return [f"{base}/{s}/seed{wildcards.seed}/test_probs.npz" for s in w]
 
 
-def ensemble_args(wildcards):
+def ensemble_params(wildcards):
     w = ENSEMBLES[wildcards.ens]
-    return "--streams " + " ".join(w) + " --weights " + " ".join(str(v) for v in w.values())
+    return {"streams": list(w), "weights": [str(v) for v in w.values()]}
 
 
 def train_data_input(wildcards):
@@ -104,9 +110,9 @@ def train_data_input(wildcards):
     }
 
 
-def train_args(wildcards, input):
-    s = SPLITS[wildcards.split]
-    args = f"--data results/data/{s.dataset} --split {input.split}"
-    if input.stage1:
-        args += f" --stage1 {input.stage1[0]}"
-    return args
+def train_data_dir(wildcards):
+    return f"results/data/{SPLITS[wildcards.split].dataset}"
+
+
+def stage1_args(wildcards, input):
+    return ["--stage1", input.stage1[0]] if input.stage1 else []

@@ -13,9 +13,9 @@ rule prepare:
     conda:
         "../envs/bench.yaml"
     shell:
-        "python -m benchmark prepare --dataset {wildcards.dataset} --source {params.args[source]}"
-        " --root {params.args[root]:q} --normalize {params.args[normalize]}"
-        " --options {params.args[options]:q} --out {params.out} > {log} 2>&1"
+        "python -m benchmark prepare --dataset {wildcards.dataset:q} --source {params.args[source]:q}"
+        " --root {params.args[root]:q} --normalize {params.args[normalize]:q}"
+        " --options {params.args[options]:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule split:
@@ -26,11 +26,13 @@ rule split:
         split="results/splits/{dataset}_{benchmark}_{lt}.txt",
         counts="results/splits/{dataset}_{benchmark}_{lt}_counts.csv",
     params:
-        args=split_args,
+        p=split_params,
     log:
         "logs/split/{dataset}_{benchmark}_{lt}.log",
     localrule: True
     conda:
         "../envs/bench.yaml"
     shell:
-        "python -m benchmark split {params.args} --out {output.split} --counts {output.counts} > {log} 2>&1"
+        "python -m benchmark split --data {params.p[data]:q} --benchmark {params.p[benchmark]:q}"
+        " --ratio {params.p[ratio]:q} {params.p[n_max]:q} {params.p[split_list]:q}"
+        " --out {output.split:q} --counts {output.counts:q} > {log:q} 2>&1"

@@ -3,14 +3,14 @@ rule ensemble:
         probs=ensemble_inputs,
         counts="results/splits/{split}_counts.csv",
     output:
-        "results/runs/{split}/{backbone}/{method}/ens-{ens}/seed{seed}/metrics.json",
+        f"{RUNS_DIR}/{{split}}/{{backbone}}/{{method}}/ens-{{ens}}/seed{{seed}}/metrics.json",
     params:
-        args=ensemble_args,
+        p=ensemble_params,
     log:
-        "logs/ensemble/{split}/{backbone}/{method}/ens-{ens}/seed{seed}.log",
+        f"logs/{EXP}/ensemble/{{split}}/{{backbone}}/{{method}}/ens-{{ens}}/seed{{seed}}.log",
     localrule: True
     conda:
         "../envs/bench.yaml"
     shell:
-        "python -m benchmark.ensemble --runs {input.probs} {params.args}"
-        " --counts {input.counts} --out {output} > {log} 2>&1"
+        "python -m benchmark.ensemble --runs {input.probs:q} --streams {params.p[streams]:q}"
+        " --weights {params.p[weights]:q} --counts {input.counts:q} --out {output:q} > {log:q} 2>&1"

@@ -1,36 +1,45 @@
 rule aggregate:
     input:
-        bw.final_targets(config),
+        # exactly the runs this config declares: never a scan of the results folder
+        runs=bw.final_targets(config),
     output:
-        summary="results/tables/summary.csv",
-        runs="results/tables/runs.csv",
-        pairwise="results/tables/pairwise.csv",
+        summary=f"{TABLES_DIR}/summary.csv",
+        runs=f"{TABLES_DIR}/runs.csv",
+        pairwise=f"{TABLES_DIR}/pairwise.csv",
+    params:
+        runs_root=RUNS_DIR,
+        out=TABLES_DIR,
     log:
-        "logs/aggregate/aggregate.log",
+        f"logs/{EXP}/aggregate.log",
     localrule: True
     conda:
         "../envs/bench.yaml"
     shell:
-        "python -m benchmark.aggregate --runs-root results/runs --out results/tables > {log} 2>&1"
+        "python -m benchmark.aggregate --runs-root {params.runs_root:q} --runs {input.runs:q}"
+        " --out {params.out:q} > {log:q} 2>&1"
 
 
 rule report:
     input:
-        summary="results/tables/summary.csv",
-        runs="results/tables/runs.csv",
-        pairwise="results/tables/pairwise.csv",
+        runs=bw.final_targets(config),
+        summary=f"{TABLES_DIR}/summary.csv",
+        runs_table=f"{TABLES_DIR}/runs.csv",
+        pairwise=f"{TABLES_DIR}/pairwise.csv",
         counts=[f"results/splits/{s}_counts.csv" for s in SPLITS],
     output:
-        "reports/index.html",
+        f"{REPORT_DIR}/index.html",
     params:
         # the config file(s) this run used, shown on the provenance page
         config=lambda w: (workflow.configfiles or ["config/demo.yaml"])[-1],
+        runs_root=RUNS_DIR,
+        tables=TABLES_DIR,
+        out=REPORT_DIR,
     log:
-        "logs/report/report.log",
+        f"logs/{EXP}/report.log",
     localrule: True
     conda:
         "../envs/bench.yaml"
     shell:
-        "python -m benchmark.report --runs-root results/runs --splits-root results/splits"
-        " --tables results/tables --data-root results/data --config {params.config:q}"
-        " --out reports > {log} 2>&1"
+        "python -m benchmark.report --runs-root {params.runs_root:q} --runs {input.runs:q}"
+        " --splits-root results/splits --tables {params.tables:q} --data-root results/data"
+        " --config {params.config:q} --out {params.out:q} > {log:q} 2>&1"

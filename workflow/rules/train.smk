@@ -2,30 +2,33 @@ rule train:
     input:
         unpack(train_data_input),
     output:
-        metrics="results/runs/{split}/{backbone}/{method}/{stream}/seed{seed}/metrics.json",
-        probs="results/runs/{split}/{backbone}/{method}/{stream}/seed{seed}/test_probs.npz",
-        epochs="results/runs/{split}/{backbone}/{method}/{stream}/seed{seed}/epochs.csv",
-        model="results/runs/{split}/{backbone}/{method}/{stream}/seed{seed}/model.pt",
+        metrics=f"{RUNS_DIR}/{{split}}/{{backbone}}/{{method}}/{{stream}}/seed{{seed}}/metrics.json",
+        probs=f"{RUNS_DIR}/{{split}}/{{backbone}}/{{method}}/{{stream}}/seed{{seed}}/test_probs.npz",
+        epochs=f"{RUNS_DIR}/{{split}}/{{backbone}}/{{method}}/{{stream}}/seed{{seed}}/epochs.csv",
+        model=f"{RUNS_DIR}/{{split}}/{{backbone}}/{{method}}/{{stream}}/seed{{seed}}/model.pt",
     params:
-        # The run's identity: result-relevant config + method/backbone/data/engine versions.
+        # Result-relevant config + method/backbone/data/engine versions: a change reruns the job.
+        # The trainer adds the prepared data's and the split list's checksums to form the run's
+        # identity, and resumes a checkpoint only of the same identity.
         spec=run_spec,
-        args=train_args,
+        data=train_data_dir,
+        stage1=stage1_args,
         # Resumable state lives outside the declared outputs, which Snakemake deletes on
-        # failure and before a rerun (workflow.md §8).
-        ckpt="results/ckpt/{split}/{backbone}/{method}/{stream}/seed{seed}",
-        out="results/runs/{split}/{backbone}/{method}/{stream}/seed{seed}",
+        # failure and before a rerun.
+        ckpt=f"{CKPT_DIR}/{{split}}/{{backbone}}/{{method}}/{{stream}}/seed{{seed}}",
+        out=f"{RUNS_DIR}/{{split}}/{{backbone}}/{{method}}/{{stream}}/seed{{seed}}",
     resources:
         gpu=1,
         runtime=lambda wildcards, attempt: 600 * attempt,
     retries: 1
     threads: 2
     log:
-        "logs/train/{split}/{backbone}/{method}/{stream}/seed{seed}.log",
+        f"logs/{EXP}/train/{{split}}/{{backbone}}/{{method}}/{{stream}}/seed{{seed}}.log",
     benchmark:
-        "benchmarks/train/{split}/{backbone}/{method}/{stream}/seed{seed}.tsv"
+        f"benchmarks/{EXP}/train/{{split}}/{{backbone}}/{{method}}/{{stream}}/seed{{seed}}.tsv"
     conda:
         "../envs/bench.yaml"
     shell:
-        "python -m benchmark.gpu_slot --n {resources.gpu} --log {log} --"
-        " python -m benchmark train --spec {params.spec:q} {params.args}"
-        " --out {params.out} --ckpt {params.ckpt} --threads {threads} >> {log} 2>&1"
+        "python -m benchmark.gpu_slot --n {resources.gpu} --log {log:q} --"
+        " python -m benchmark train --spec {params.spec:q} --data {params.data:q} --split {input.split:q}"
+        " {params.stage1:q} --out {params.out:q} --ckpt {params.ckpt:q} --threads {threads} >> {log:q} 2>&1"

@@ -74,6 +74,23 @@ def read_dataset(source: str, root: Path, dataset_id: str, **options) -> RawData
     if source != "synthetic" and not root.exists():
         raise FileNotFoundError(f"dataset '{dataset_id}': root path '{root}' does not exist; set "
                                 f"datasets.{dataset_id}.root in your config (or --config {dataset_id}_root=PATH)")
-    raw = get_reader(source)(root, dataset_id=dataset_id, **options)
+    reader = get_reader(source)
+    _check_options(reader, source, dataset_id, options)
+    raw = reader(root, dataset_id=dataset_id, **options)
     raw.reader = raw.reader or source
     return raw
+
+
+def _check_options(reader: Callable, source: str, dataset_id: str, options: Dict[str, object]) -> None:
+    """An unknown reader option is a config error naming the key, not a TypeError traceback."""
+    import inspect
+
+    params = inspect.signature(reader).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = sorted(n for n, p in params.items() if n not in ("root", "dataset_id")
+                   and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD))
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"datasets.{dataset_id}.options: unknown option(s) {unknown} for source '{source}'; "
+                         f"known: {', '.join(known) or 'none'}")

@@ -52,16 +52,66 @@ ALLOWED_GLOBALS = {
 }
 
 
+#: largest array a pickle may ask for (elements). Arrays rebuilt from bytes in the file are bounded
+#: by the file's size anyway; this stops a tiny file from requesting a huge empty allocation.
+MAX_ARRAY_ELEMENTS = 1 << 30
+
+
 class SafeUnpickler(pickle.Unpickler):
-    """Unpickler that only resolves :data:`ALLOWED_GLOBALS`; ``source`` names the file in errors."""
+    """Unpickler that only resolves :data:`ALLOWED_GLOBALS`; ``source`` names the file in errors.
+
+    Arrays may not have an object dtype (they would hold arbitrary Python objects instead of
+    numbers) and may not exceed :data:`MAX_ARRAY_ELEMENTS` elements."""
 
     def __init__(self, file, source: str = "<pickle>"):
         super().__init__(file)
         self.source = source
+        self.arrays = 0
+        self._guarded = {
+            np.dtype: self._dtype,
+            np.ndarray: self._ndarray,
+            _multiarray._reconstruct: self._reconstruct,
+        }
+
+    def _refuse(self, what: str) -> None:
+        raise UnsafePickleError(f"{self.source}: refusing to load: array #{max(self.arrays, 1)} in the file {what}; "
+                                "annotation files hold numeric arrays only. Re-create the file from trusted data.")
+
+    def _dtype(self, *args, **kwargs):
+        d = np.dtype(*args, **kwargs)
+        if d.hasobject:
+            self._refuse(f"has the object dtype '{d}' (it could hold arbitrary objects)")
+        return d
+
+    def _check_size(self, shape) -> None:
+        try:
+            n = int(np.prod([int(x) for x in (shape if isinstance(shape, (tuple, list)) else (shape,))],
+                            dtype=np.float64))
+        except (TypeError, ValueError):
+            return
+        if n > MAX_ARRAY_ELEMENTS:
+            self._refuse(f"asks for {n:,} elements (limit {MAX_ARRAY_ELEMENTS:,})")
+
+    def _ndarray(self, shape=(), dtype=float, *args, **kwargs):
+        self.arrays += 1
+        self._check_size(shape)
+        if np.dtype(dtype).hasobject:
+            self._refuse("has an object dtype")
+        return np.ndarray(shape, dtype, *args, **kwargs)
+
+    def _reconstruct(self, cls, shape, dtype):
+        if cls == self._ndarray:          # the pickle named numpy.ndarray, which resolved to our guard
+            cls = np.ndarray
+        if cls is not np.ndarray:
+            self._refuse(f"is rebuilt as '{cls}', not a numpy array")
+        self.arrays += 1
+        self._check_size(shape)
+        return _multiarray._reconstruct(cls, shape, dtype)
 
     def find_class(self, module: str, name: str) -> Any:  # noqa: D102 - pickle hook
         try:
-            return ALLOWED_GLOBALS[(module, name)]
+            obj = ALLOWED_GLOBALS[(module, name)]
+            return self._guarded.get(obj, obj)
         except KeyError:
             raise UnsafePickleError(
                 f"{self.source}: refusing to load: the pickle references the global '{module}.{name}', "
