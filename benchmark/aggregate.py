@@ -37,7 +37,7 @@ import pandas as pd
 
 from benchmark.ensemble import atomic_write_bytes
 from benchmark.metrics import NUM_GROUPS, SCALAR_METRICS
-from benchmark.stats import BOOTSTRAP_METRICS, MIN_SEEDS, N_RESAMPLES, compare_methods, mean_interval, mean_std
+from benchmark.stats import N_RESAMPLES, compare_methods, mean_interval, mean_std
 
 RUN_FIELDS = ("dataset", "benchmark", "split", "backbone", "method", "method_name", "stream", "seed", "fidelity",
               "selection")

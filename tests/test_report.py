@@ -467,3 +467,40 @@ def test_packaged_paper_results():
     if shared.exists():   # the packaged copy must stay identical to the reference file
         packaged = Path(__file__).resolve().parents[1] / "benchmark" / "resources" / "paper_results.csv"
         assert packaged.read_bytes() == shared.read_bytes()
+
+
+def test_paper_lookup_and_budget_differences():
+    from benchmark.aggregate import RunRecord
+    from benchmark.report.common import fmt_signed, load_paper_results
+    from benchmark.report.paper import PaperIndex, budget_differences
+
+    paper = PaperIndex(load_paper_results())
+    assert paper.lookup("ntu60", "xsub", "stgcnpp", "ce", "j", "top1") == (72.3, "III")
+    assert paper.lookup("ntu60", "xsub", "stgcnpp", "ce", "j", "few") == (60.2, "III")
+    assert paper.lookup("ntu60", "xsub", "stgcnpp", "brl_official", "ens-6s") == (81.8, "I")
+    assert paper.lookup("nw_ucla", "default", "stgcnpp", "brl", "ens-6s") == (89.2, "IV")
+    assert paper.lookup("nw_ucla", "default", "stgcnpp", "brl", "j") is None       # the paper reports 6s only
+    assert paper.lookup("ntu60", "xsub", "stgcnpp", "ce", "j", "balanced_acc") is None
+    assert not paper.reports_dataset("synthetic")
+
+    def rec(method, stream, seed, width=16, epochs=(12, 5)):
+        run = {"dataset": "nw_ucla", "benchmark": "default", "split": "nw_ucla_default_lt10", "backbone": "stgcnpp",
+               "method": method, "stream": stream, "seed": seed}
+        meta = {"backbone_options": {"base_channels": width},
+                "schedule": {"runner_epochs": epochs[0], "repeat": epochs[1]}}
+        return RunRecord(path=f"{method}/{stream}/seed{seed}", run=run, metrics={}, meta=meta)
+
+    recs = [rec("ce", "j", 0), rec("brl", "j", 0)]
+    assert budget_differences(recs, [1, 1], all_streams=["j"]) == [
+        "width 16 channels (paper 64)", "60 epochs (paper 120)",
+        "streams j (paper trains all six: j b k jm bm km)", "1 seed (paper protocol 3)"]
+    full = [rec("ce", s, k, width=64, epochs=(24, 5)) for s in ("j", "b", "k", "jm", "bm", "km") for k in range(3)]
+    assert budget_differences(full, [3], all_streams=["j", "b", "k", "jm", "bm", "km"]) == []
+    # the vanilla (plain recipe) rows of Tables I/II/IV/V/VIII train 80 epochs
+    assert budget_differences([rec("ce", "j", 0, 64, (16, 5))], [3], paper_table="IV", method="ce") == []
+    assert budget_differences([rec("ce", "j", 0, 64, (16, 5))], [3], paper_table="III", method="ce") == \
+        ["80 epochs (paper 120)"]
+    ntu = rec("ce", "j", 0, 64, (24, 5))
+    ntu.run.update(dataset="ntu60", split="ntu60_xsub_lt10")
+    assert budget_differences([ntu], [3]) == ["imbalance lt10 (paper lt100)"]
+    assert fmt_signed(-0.04) == "+0.0" and fmt_signed(-1.26) == "-1.3" and fmt_signed(None) == "n/a"

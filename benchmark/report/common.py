@@ -75,8 +75,12 @@ def fmt_metric(metric: str, mean, std=None) -> str:
 
 
 def fmt_signed(x, digits: int = 1) -> str:
+    """'+3.2' / '-1.0'; a value that rounds to zero prints as '+0.0', never '-0.0'."""
     v = num(x)
-    return "n/a" if v is None else f"{v:+.{digits}f}"
+    if v is None:
+        return "n/a"
+    v = round(v, digits)
+    return f"{v + 0.0:+.{digits}f}"
 
 
 def fmt_p(p) -> str:

@@ -56,11 +56,11 @@ def delta_cell(found: Optional[tuple], base_present: bool) -> dict:
     mean = num(r["mean_diff"])
     if mean is None:
         return cell("n/a", "num muted")
-    text = f"{100 * sign * mean:+.1f}"
+    text = fmt_signed(100 * sign * mean)
     lo, hi = num(r["ci_lo"]), num(r["ci_hi"])
     if lo is not None and hi is not None:
         a, b = sorted((100 * sign * lo, 100 * sign * hi))
-        text += f" [{a:+.1f}, {b:+.1f}]"
+        text += f" [{fmt_signed(a)}, {fmt_signed(b)}]"
     n = int(r["n_seeds"])
     sig = is_true(r["significant"])
     note = "" if pd.isna(r.get("note")) else str(r.get("note") or "")
@@ -175,10 +175,11 @@ def pairwise_table(pw: pd.DataFrame, tid: str) -> dict:
                 continue
             r = rm.iloc[0]
             mean, sd = num(r["mean_diff"]), num(r["std_diff"])
-            diff = "n/a" if mean is None else f"{100 * mean:+.1f}" + ("" if sd is None else f" ± {100 * sd:.1f}")
+            diff = "n/a" if mean is None else fmt_signed(100 * mean) + ("" if sd is None else f" ± {100 * sd:.1f}")
             diff += f" ({int(r['n_positive'])}/{int(r['n_seeds'])}, p {fmt_p(r['p_value'])})"
             lo, hi = num(r["ci_lo"]), num(r["ci_hi"])
-            ci = "n/a" if lo is None else f"{100 * num(r['boot_diff']):+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+            ci = "n/a" if lo is None else \
+                f"{fmt_signed(100 * num(r['boot_diff']))} [{fmt_signed(100 * lo)}, {fmt_signed(100 * hi)}]"
             sig = is_true(r["significant"])
             note = "" if pd.isna(r.get("note")) else str(r.get("note") or "")
             cells += [cell(diff, "num", sort=None if mean is None else 100 * mean),

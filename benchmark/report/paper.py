@@ -109,7 +109,7 @@ def budget_differences(recs: Sequence[RunRecord], n_seeds: Sequence[int], paper_
         else PAPER_EPOCHS
     epochs = [b["epochs"] for b in budgets if b["epochs"] is not None]
     if epochs and set(epochs) != {target}:
-        out.append(f"{_span(epochs)} epochs (paper {target})")
+        out.append(f"{_span(epochs)} epoch{'' if epochs == [1] * len(epochs) else 's'} (paper {target})")
     if all_streams is not None:
         missing = [s for s in SINGLE_STREAMS if s not in set(all_streams)]
         if missing:
