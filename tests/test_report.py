@@ -504,3 +504,18 @@ def test_paper_lookup_and_budget_differences():
     ntu.run.update(dataset="ntu60", split="ntu60_xsub_lt10")
     assert budget_differences([ntu], [3]) == ["imbalance lt10 (paper lt100)"]
     assert fmt_signed(-0.04) == "+0.0" and fmt_signed(-1.26) == "-1.3" and fmt_signed(None) == "n/a"
+
+
+def test_paper_context_for_another_stream(rendered):
+    """NW-UCLA-LT: the paper reports BRL as a 6-stream ensemble only; a joint-stream row shows that number
+    as context (no difference), the CE row (no ST-GCN++ CE number in the paper) shows nothing."""
+    from benchmark.report.common import load_paper_results
+    from benchmark.report.paper import PaperIndex
+
+    paper = PaperIndex(load_paper_results())
+    assert paper.other_streams("nw_ucla", "default", "stgcnpp", "brl") == [("6s", 89.2, "IV")]
+    html = _html(rendered, "index.html")
+    sec = html[html.index('id="ranked-nw_ucla_default_lt10_stgcnpp-balanced_acc"'):]
+    first = sec[:sec.index("</table>")]
+    rows = {re.search(r'<td class="name">([a-z_]+)</td>', r).group(1): r for r in first.split("<tr")[2:]}
+    assert "6s: 89.2" in rows["brl"] and "6s: 89.2" not in rows["ce"]

@@ -97,6 +97,13 @@ def _paper_cell(paper: PaperIndex, r: pd.Series, metric: str, recs: Sequence[Run
     hit = paper.lookup(str(r["dataset"]), str(r["benchmark"]), str(r["backbone"]),
                        str(r.get("method_name") or r["method"]), str(r["stream"]), metric)
     if hit is None:
+        others = paper.other_streams(str(r["dataset"]), str(r["benchmark"]), str(r["backbone"]),
+                                     str(r.get("method_name") or r["method"]), metric)
+        if others:   # same dataset and method, another stream: context only, no difference computed
+            tip = "the paper reports this method here only for other streams: " + \
+                "; ".join(f"{st} {v:.1f} (Table {t})" for st, v, t in others)
+            return cell("—", "num muted", title=tip, badge=" · ".join(f"{st}: {v:.1f}" for st, v, _ in others[:2])), \
+                cell("", "num")
         return cell("—", "num muted", title="the paper reports no number for this dataset/method/stream"), \
             cell("", "num")
     value, tab = hit

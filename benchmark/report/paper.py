@@ -69,6 +69,15 @@ class PaperIndex:
         hits = self.values.get((dataset, benchmark, bb, paper_twin(method) or method, st, group))
         return (hits[0][1], hits[0][0]) if hits else None
 
+    def other_streams(self, dataset: str, benchmark: str, backbone: str, method: str,
+                      metric: str = "top1") -> List[Tuple[str, float, str]]:
+        """(paper streams, value, table) the paper reports for this dataset/backbone/method on any stream."""
+        group = METRIC_TO_GROUP.get(metric)
+        bb = BACKBONE_TO_PAPER.get(backbone)
+        m = paper_twin(method) or method
+        return [(k[4], v[0][1], v[0][0]) for k, v in sorted(self.values.items())
+                if k[:4] == (dataset, benchmark, bb, m) and k[5] == group]
+
     def reports_dataset(self, dataset: str) -> bool:
         return dataset in self.datasets
 
