@@ -260,7 +260,10 @@ def test_paper_table_contents(rendered):
 def test_details_and_provenance(rendered):
     html = _html(rendered, "details_ntu60_xsub_lt100_stgcnpp.html")
     assert html.count("<svg") == 3 * len(METHODS)     # curves, reliability, confusion per method
-    assert "ECE" in html
+    assert "ECE" in html and "<th scope=\"col\" tabindex=\"0\" title=\"click to sort\">Many</th>" in html
+    assert "action0" in html                          # class names on the confusion matrix
+    ucla = _html(rendered, "details_nw_ucla_default_lt10_stgcnpp.html")
+    assert ">Many</th>" not in ucla                   # no class above 100 samples: no all-n/a column
     prov = _html(rendered, "provenance.html")
     assert "abc123" in prov and "fake-cpu x2" in prov and "methods: [ce, brl, brl_official]" in prov
     assert "ntu60_xsub_lt100/stgcnpp/brl/j/seed0" in prov

@@ -45,11 +45,13 @@ def _load_epochs(rec: RunRecord) -> Optional[pd.DataFrame]:
 def method_details(key: str, method: str, recs: Sequence[RunRecord], counts: Optional[pd.DataFrame]) -> dict:
     recs = sorted(recs, key=lambda r: (stream_sort_key(str(r.run["stream"])), str(r.run["selection"]), r.run["seed"]))
     streams = sorted({str(r.run["stream"]) for r in recs}, key=stream_sort_key)
-    cols = ["stream", "selection", "seed"] + [lab for _, lab in RESULT_COLUMNS] + ["wall time"]
+    # a metric that is missing in every run (e.g. Many on a split without a class above 100 samples) is left out
+    shown = [(m, lab) for m, lab in RESULT_COLUMNS if any(r.metrics.get(m) is not None for r in recs)]
+    cols = ["stream", "selection", "seed"] + [lab for _, lab in shown] + ["wall time"]
     rows = []
     for r in recs:
         cells = [cell(str(r.run["stream"])), cell(selection_label(r.run["selection"])), cell(str(r.run["seed"]))]
-        cells += [cell(fmt_metric(m, r.metrics.get(m)), "num", sort=r.metrics.get(m)) for m, _ in RESULT_COLUMNS]
+        cells += [cell(fmt_metric(m, r.metrics.get(m)), "num", sort=r.metrics.get(m)) for m, _ in shown]
         cells.append(cell(fmt_seconds(r.meta.get("wall_time_s")), "num"))
         rows.append(row(cells, "ens" if str(r.run["stream"]).startswith("ens-") else ""))
 
