@@ -1,17 +1,24 @@
-"""Tables across runs and seeds (docs/evaluation.md, docs/workflow.md rule ``aggregate``).
+"""Tables across runs and seeds (spec: training.md §10, workflow.md §4 rule ``aggregate``).
 
-    python -m benchmark.aggregate --runs-root results/demo/runs --runs <metrics.json ...> --out results/demo/tables
+    python -m benchmark.aggregate --runs-root results/runs --out results/tables
 
 reads every ``metrics.json`` under the runs root (training runs and ensembles) and writes, atomically:
 
 - ``runs.csv``: one row per run: the run fields, every scalar metric, the ten group errors
   (``err_g1`` … ``err_g10``) and the provenance fields of ``meta``;
 - ``summary.csv``: mean and sample std (ddof 1) over seeds per
-  dataset/benchmark/split/backbone/method/stream/fidelity/selection (``<metric>_mean``, ``<metric>_std``);
+  dataset/benchmark/split/backbone/method/stream/fidelity/selection (``<metric>_mean``, ``<metric>_std``),
+  and the 95 % bootstrap interval of the seed mean (``<metric>_lo``/``_hi`` for top-1, balanced accuracy,
+  Few and the tail third): seeds and test samples resampled with ≥ 3 seeds, test samples only below
+  (``interval``, ``interval_note``);
 - ``pairwise.csv``: each method against ``ce`` and against ``brl`` (same split, backbone, stream and
   selection rule) and each ``official_code`` method against its ``paper`` twin (method id without the
-  ``_official`` suffix): per-seed paired differences + t-test, and the class-stratified paired
-  bootstrap from the runs' ``test_probs.npz`` (docs/evaluation.md). Metrics: top-1, balanced accuracy, Few.
+  ``_official`` suffix): per-seed paired differences + t-test, the bootstrap of the seed-averaged
+  difference and the verdict ``significant``, true only with ≥ 3 paired seeds, paired t-test p < 0.05
+  and a seeds-and-test bootstrap interval excluding 0 (see :mod:`benchmark.stats`).
+
+Library use: :func:`build_tables` takes a list of run records (:func:`collect_runs` with ``only``
+loads exactly the given runs).
 
 Accuracies are fractions (the report shows percent).
 """
@@ -30,7 +37,7 @@ import pandas as pd
 
 from benchmark.ensemble import atomic_write_bytes
 from benchmark.metrics import NUM_GROUPS, SCALAR_METRICS
-from benchmark.stats import BOOTSTRAP_METRICS, N_RESAMPLES, mean_std, paired_bootstrap, paired_seed_test
+from benchmark.stats import N_RESAMPLES, compare_methods, mean_interval, mean_std
 
 RUN_FIELDS = ("dataset", "benchmark", "split", "backbone", "method", "method_name", "stream", "seed", "fidelity",
               "selection")
@@ -45,6 +52,8 @@ SUMMARY_METRICS = SCALAR_METRICS + G10_COLUMNS + ("wall_time_s",)
 #: single streams first (as in the paper), then the ensembles built from them
 STREAM_ORDER = ("j", "b", "k", "jm", "bm", "km", "ens-2s", "ens-4s", "ens-6s")
 BASELINES = ("ce", "brl")
+#: metrics with seed statistics and bootstrap intervals (per-sample correctness suffices for these)
+PAIR_METRICS = ("top1", "balanced_acc", "few", "tail")
 OFFICIAL_SUFFIXES = ("_official_code", "_official")
 
 
@@ -97,7 +106,11 @@ def load_record(path: Path, root: Path) -> RunRecord:
     for part in ("run", "metrics"):
         if not isinstance(raw.get(part), dict):
             raise AggregateError(f"{path}: no '{part}' object; expected keys run, metrics, meta")
-    run = dict(RUN_DEFAULTS, **raw["run"])
+    meta = dict(raw.get("meta") or {})
+    run = dict(raw["run"])
+    if run.get("selection") is None and meta.get("selection"):   # written by the checkpoint-selection step
+        run["selection"] = meta["selection"]
+    run = dict(RUN_DEFAULTS, **{k: v for k, v in run.items() if v is not None})
     # the registered method behind a config id (e.g. id 'plain' = method 'ce' with another recipe)
     run.setdefault("method_name", paper_twin(str(run.get("method"))) or run.get("method"))
     missing = [k for k in REQUIRED_RUN_FIELDS if run.get(k) is None]
@@ -105,7 +118,7 @@ def load_record(path: Path, root: Path) -> RunRecord:
         raise AggregateError(f"{path}: run fields {missing} are missing")
     run["seed"] = int(run["seed"])
     rel = path.parent.relative_to(root).as_posix()
-    return RunRecord(path=rel, run=run, metrics=raw["metrics"], meta=dict(raw.get("meta") or {}), root=root)
+    return RunRecord(path=rel, run=run, metrics=raw["metrics"], meta=meta, root=root)
 
 
 def collect_runs(runs_root: Path, only: Optional[Sequence[Path]] = None) -> List[RunRecord]:
@@ -133,6 +146,10 @@ def collect_runs(runs_root: Path, only: Optional[Sequence[Path]] = None) -> List
             paths.append(p)
         paths = sorted(set(paths))
     records = [load_record(p, runs_root) for p in paths]
+    return check_unique(records)
+
+
+def check_unique(records: List[RunRecord]) -> List[RunRecord]:
     seen: Dict[tuple, str] = {}
     for r in records:
         k = r.key(RUN_FIELDS)
@@ -242,7 +259,10 @@ class _CorrectCache:
 
 
 def pairwise_table(records: Sequence[RunRecord], n_resamples: int = N_RESAMPLES, seed: int = 0,
-                   metrics: Sequence[str] = BOOTSTRAP_METRICS) -> pd.DataFrame:
+                   metrics: Sequence[str] = PAIR_METRICS) -> pd.DataFrame:
+    """Every comparison of :func:`comparison_pairs`, per metric, through :func:`benchmark.stats.compare_methods`:
+    seed-paired differences and t-test, the bootstrap (two-level with ≥ 3 seeds, else test-only) and the
+    verdict (``significant`` only with ≥ 3 seeds, p < 0.05 and a two-level interval excluding 0)."""
     index: Dict[tuple, Dict[int, RunRecord]] = {}
     for r in records:
         index.setdefault(r.key(PAIR_KEY) + (r.run["method"],), {})[int(r.run["seed"])] = r
@@ -251,39 +271,51 @@ def pairwise_table(records: Sequence[RunRecord], n_resamples: int = N_RESAMPLES,
     for comparison, key, ma, mb in comparison_pairs(records):
         ra, rb = index[key + (ma,)], index[key + (mb,)]
         seeds = sorted(set(ra) & set(rb))
-        boot, note = _bootstrap(ra, rb, seeds, cache, n_resamples, seed, metrics)
+        corr, note = _correctness([[ra[s] for s in seeds], [rb[s] for s in seeds]], cache)
+        counts = _train_counts(ra[seeds[0]]) if seeds else None
+        va = {s: ra[s].metrics for s in seeds}
+        vb = {s: rb[s].metrics for s in seeds}
+        res = compare_methods(va, vb, labels=corr[2] if corr else None, correct_a=corr[0] if corr else None,
+                              correct_b=corr[1] if corr else None, train_counts=counts, metrics=metrics,
+                              n_resamples=n_resamples, seed=seed, num_classes=len(counts) if counts is not None else None,
+                              groups=ra[seeds[0]].metrics.get("groups") if seeds else None)
         for metric in metrics:
-            va = {s: ra[s].metrics.get(metric) for s in ra}
-            vb = {s: rb[s].metrics.get(metric) for s in rb}
-            t = paired_seed_test(va, vb)
+            t = res[metric]
             if t["n_seeds"] == 0:       # the metric does not exist here (e.g. Few on an NTU split at ratio 10)
                 continue
-            b = boot.get(metric, {}) if boot else {}
             rows.append({
                 **dict(zip(PAIR_KEY, key)), "comparison": comparison, "method_a": ma, "method_b": mb,
-                "fidelity_a": ra[seeds[0]].run["fidelity"] if seeds else None,
-                "fidelity_b": rb[seeds[0]].run["fidelity"] if seeds else None,
+                "fidelity_a": ra[seeds[0]].run["fidelity"], "fidelity_b": rb[seeds[0]].run["fidelity"],
                 "metric": metric, "n_seeds": t["n_seeds"], "seeds": " ".join(map(str, t["seeds"])),
-                "mean_a": mean_std(va[s] for s in t["seeds"])["mean"],
-                "mean_b": mean_std(vb[s] for s in t["seeds"])["mean"],
+                "mean_a": mean_std(va[s].get(metric) for s in t["seeds"])["mean"],
+                "mean_b": mean_std(vb[s].get(metric) for s in t["seeds"])["mean"],
                 "mean_diff": t["mean_diff"], "std_diff": t["std_diff"], "n_positive": t["n_positive"],
-                "t_stat": t["t_stat"], "p_value": t["p_value"],
-                "boot_diff": b.get("diff"), "ci_lo": b.get("lo"), "ci_hi": b.get("hi"),
-                "significant": b.get("significant"), "n_resamples": b.get("n_resamples"), "note": note,
+                "t_stat": t["t_stat"], "p_value": t["p_value"], "t_lo": t["t_lo"], "t_hi": t["t_hi"],
+                "boot_diff": t["boot_diff"], "ci_lo": t["ci_lo"], "ci_hi": t["ci_hi"], "interval": t["levels"],
+                "significant": bool(t["significant"]), "n_resamples": t["n_resamples"],
+                "note": "; ".join(x for x in (t["note"], note) if x),
             })
-    cols = list(PAIR_KEY) + ["comparison", "method_a", "method_b", "fidelity_a", "fidelity_b", "metric", "n_seeds",
-                             "seeds", "mean_a", "mean_b", "mean_diff", "std_diff", "n_positive", "t_stat", "p_value",
-                             "boot_diff", "ci_lo", "ci_hi", "significant", "n_resamples", "note"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS)
 
 
-def _bootstrap(ra, rb, seeds, cache, n_resamples, seed, metrics):
-    if not seeds:
-        return None, "no common seeds"
-    ca, cb = [], []
-    ref = None
-    for s in seeds:
-        for rec, acc in ((ra[s], ca), (rb[s], cb)):
+PAIRWISE_COLUMNS = list(PAIR_KEY) + [
+    "comparison", "method_a", "method_b", "fidelity_a", "fidelity_b", "metric", "n_seeds", "seeds", "mean_a", "mean_b",
+    "mean_diff", "std_diff", "n_positive", "t_stat", "p_value", "t_lo", "t_hi", "boot_diff", "ci_lo", "ci_hi",
+    "interval", "significant", "n_resamples", "note"]
+
+
+def _train_counts(rec: RunRecord) -> Optional[np.ndarray]:
+    c = rec.metrics.get("train_counts")
+    return np.asarray(c) if c is not None else None
+
+
+def _correctness(groups: Sequence[Sequence[RunRecord]], cache: "_CorrectCache"):
+    """((S, N) correctness per group, ..., labels), "" or (None, why) when test predictions are missing
+    or the runs were not tested on the same samples."""
+    out, ref = [], None
+    for recs in groups:
+        rows = []
+        for rec in recs:
             got = cache.get(rec)
             if got is None:
                 return None, f"no test_probs.npz in {rec.path}"
@@ -293,14 +325,46 @@ def _bootstrap(ra, rb, seeds, cache, n_resamples, seed, metrics):
             elif not np.array_equal(labels, ref[0]) or (names is not None and ref[1] is not None
                                                        and not np.array_equal(names, ref[1])):
                 return None, f"test samples of {rec.path} differ from {ref[2].path}"
-            acc.append(correct)
-    counts = ra[seeds[0]].metrics.get("train_counts")
-    counts = np.asarray(counts) if counts is not None else None
-    ok = [m for m in metrics if m in ("top1", "balanced_acc") or counts is not None]
-    res = paired_bootstrap(ref[0], np.stack(ca), np.stack(cb), counts, metrics=ok, n_resamples=n_resamples,
-                           seed=seed, num_classes=len(counts) if counts is not None else None,
-                           groups=ra[seeds[0]].metrics.get("groups"))
-    return res, "" if len(ok) == len(metrics) else "no train_counts: group metrics not bootstrapped"
+            rows.append(correct)
+        if not rows:
+            return None, "no runs"
+        out.append(np.stack(rows))
+    return (*out, ref[0]), ""
+
+
+def summary_intervals(summary: pd.DataFrame, records: Sequence[RunRecord], n_resamples: int = N_RESAMPLES,
+                      seed: int = 0, metrics: Sequence[str] = PAIR_METRICS) -> pd.DataFrame:
+    """Adds ``<metric>_lo``/``<metric>_hi`` (95 % bootstrap interval of the seed mean: seeds and test
+    samples with ≥ 3 seeds, test samples only below), ``interval`` and ``interval_note``."""
+    groups: Dict[tuple, List[RunRecord]] = {}
+    for r in records:
+        groups.setdefault(r.key(GROUP_KEY), []).append(r)
+    cache = _CorrectCache()
+    cols = {f"{m}_{b}": [] for m in metrics for b in ("lo", "hi")}
+    kinds, notes = [], []
+    for _, row in summary.iterrows():
+        recs = sorted(groups.get(tuple(row[k] for k in GROUP_KEY), []), key=lambda r: r.run["seed"])
+        corr, why = _correctness([recs], cache) if recs else (None, "no runs")
+        res = {}
+        if corr:
+            counts = _train_counts(recs[0])
+            ok = [m for m in metrics if m in ("top1", "balanced_acc") or counts is not None]
+            res = mean_interval(corr[1], corr[0], counts, metrics=ok, n_resamples=n_resamples, seed=seed,
+                                num_classes=len(counts) if counts is not None else None,
+                                groups=recs[0].metrics.get("groups"))
+        for m in metrics:
+            r = res.get(m) or {}
+            cols[f"{m}_lo"].append(r.get("lo"))
+            cols[f"{m}_hi"].append(r.get("hi"))
+        any_r = next((v for v in res.values() if v.get("levels")), {})
+        kinds.append(any_r.get("levels"))
+        notes.append(any_r.get("note") or why or "")
+    out = summary.copy()
+    for c, v in cols.items():
+        out[c] = pd.Series(v, index=summary.index, dtype=float)
+    out["interval"] = kinds
+    out["interval_note"] = notes
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,30 +376,49 @@ def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(Path(path), lambda f: f.write(data))
 
 
-def aggregate(runs_root: Path, out: Path, n_resamples: int = N_RESAMPLES, seed: int = 0,
-              only: Optional[Sequence[Path]] = None) -> Dict[str, pd.DataFrame]:
-    records = collect_runs(runs_root, only)
+def build_tables(records: Sequence[RunRecord], n_resamples: int = N_RESAMPLES, seed: int = 0) -> Dict[str, pd.DataFrame]:
+    """runs, summary (with seed-mean intervals) and pairwise tables of the given records."""
     runs = runs_table(records)
-    tables = {"runs": runs, "summary": summary_table(runs), "pairwise": pairwise_table(records, n_resamples, seed)}
+    summary = summary_intervals(summary_table(runs), records, n_resamples, seed)
+    return {"runs": runs, "summary": summary, "pairwise": pairwise_table(records, n_resamples, seed)}
+
+
+def write_tables(tables: Dict[str, pd.DataFrame], out: Path) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
         write_csv_atomic(df, out / f"{name}.csv")
+
+
+def aggregate(source, out: Optional[Path] = None, n_resamples: int = N_RESAMPLES, seed: int = 0,
+              only: Optional[Sequence[Path]] = None) -> Dict[str, pd.DataFrame]:
+    """Tables from ``source``: a runs root (with ``only``: just those metrics.json files inside it;
+    without: every run below it) or a list of :class:`RunRecord`; written to ``out`` when given."""
+    if isinstance(source, (str, Path)):
+        records = collect_runs(Path(source), only)
+    else:
+        records = list(source)
+        if not all(isinstance(r, RunRecord) for r in records):
+            raise TypeError("aggregate(): pass a runs root folder or a list of RunRecord")
+    tables = build_tables(records, n_resamples, seed)
+    if out is not None:
+        write_tables(tables, out)
     return tables
 
 
 def read_table(path: Path) -> pd.DataFrame:
     """Read a table written here back (strings kept as strings, empty cells as NaN)."""
     return pd.read_csv(path, dtype={"seeds": str, "note": str, "hardware": str, "device": str,
-                                     "code_version": str, "config_hash": str, "run_id": str})
+                                     "code_version": str, "config_hash": str, "run_id": str, "interval": str,
+                                     "interval_note": str})
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmark.aggregate", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs-root", type=Path, default=Path("results/demo/runs"))
+    ap.add_argument("--runs-root", type=Path, default=Path("results/runs"))
     ap.add_argument("--runs", type=Path, nargs="+", default=None,
                     help="the metrics.json files (or run folders) to tabulate; default: all below --runs-root")
-    ap.add_argument("--out", type=Path, default=Path("results/demo/tables"))
+    ap.add_argument("--out", type=Path, default=Path("results/tables"))
     ap.add_argument("--n-resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples (spec: 10 000)")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap RNG seed")
     args = ap.parse_args(argv)

@@ -139,14 +139,17 @@ def test_pairwise_table(rendered):
     assert ("fidelity", "brl", "brl_official") in comps
     # each unordered pair once: no mirror of brl vs ce, and the fidelity pair is not repeated as vs_brl
     assert ("vs_brl", "ce", "brl") not in comps and ("vs_brl", "brl_official", "brl") not in comps
-    assert set(pw["metric"]) == {"top1", "balanced_acc", "few"}
+    assert set(pw["metric"]) == {"top1", "balanced_acc", "few", "tail"}
     assert (pw["n_seeds"] == 2).all()
+    # two seeds: the interval resamples test samples only and nothing is called real, even a clear gap
+    assert (pw["interval"] == "test").all() and not pw["significant"].astype(bool).any()
+    assert (pw["note"].str.contains("2 seeds: test-sampling interval only")).all()
     row = pw[(pw["comparison"] == "vs_ce") & (pw["method_a"] == "brl") & (pw["metric"] == "top1")
              & (pw["split"] == "ntu60_xsub_lt100") & (pw["stream"] == "j")].iloc[0]
     assert row["mean_diff"] == pytest.approx(row["mean_a"] - row["mean_b"])
     assert row["boot_diff"] == pytest.approx(row["mean_diff"])           # same samples: same point estimate
     assert row["ci_lo"] <= row["boot_diff"] <= row["ci_hi"]
-    assert bool(row["significant"]) == (row["ci_lo"] > 0 or row["ci_hi"] < 0)
+    assert row["ci_lo"] > 0                                               # a big gap, still not "real"
 
 
 def test_duplicate_run_fields_are_an_error(tmp_path):
@@ -189,24 +192,61 @@ def test_pages_exist(rendered):
 def test_index_contents(rendered):
     html = _html(rendered, "index.html")
     assert html.startswith("<!DOCTYPE html>")
-    assert "<script" not in html.lower()
+    assert "<script src" not in html.lower() and html.lower().count("<script") == 1   # one inline script
     assert not re.search(r'(src|href)="(https?:)?//', html)              # no external resources
     assert str(rendered["root"]) not in html                             # no absolute paths
     assert "<?xml" not in html
-    # class distribution, group curves and head/middle/tail bars per split/backbone
-    assert html.count("<svg") >= 2 * 3 + 1
+    # group curves, head/middle/tail bars, per-stream curves per backbone, class distribution per split
+    assert html.count("<svg") == 2 * 4 + 1
     assert "Training-set class distribution" in html and "Dataset summary" in html
     assert "Persons per sample" in html
     for m in METHODS:
         assert f'<td class="name">{m}</td>' in html
-    # NW-UCLA-LT: Many is n/a, never 0.0
-    ucla = html.split('<section id="nw_ucla_default_lt10">')[1]      # sections are sorted: NW-UCLA is last
-    assert "n/a" in ucla
-    assert "Pairwise comparisons" in html and "Fidelity modes: paper vs official_code" in html
-    assert '<tr class="ens">' in html                                    # ensembles are in the table
-    assert "±" in html
+    assert "All comparisons" in html
+    assert '<tr class="ens">' in html                                    # ensembles are in the tables
+    # the metric switch: one ranked view per metric, only the default visible without a click
+    for m in ("balanced_acc", "few", "top1", "tail"):
+        assert f'data-metric="{m}"' in html and f'data-metric-view="{m}"' in html
+    assert html.count('data-metric-view="balanced_acc">') == 2 and html.count('data-metric-view="few" hidden>') == 2
+    # every sortable table has its CSV button
+    assert html.count('<button type="button" class="csv"') == html.count('<table id="') > 0
 
 
+def _first_table(html: str) -> str:
+    return html[html.index("<table"):html.index("</table>")]
+
+
+def test_first_table_is_the_ranked_summary(rendered):
+    html = _html(rendered, "index.html")
+    first = _first_table(html)
+    assert 'id="ranked-ntu60_xsub_lt100_stgcnpp-balanced_acc"' in first
+    body = first[first.index("<tbody>"):]
+    vals = [float(v) for v in re.findall(r'<td class="num main" data-sort="([-0-9.e]+)"', body)]
+    assert len(vals) == len(METHODS) and vals == sorted(vals, reverse=True)
+    names = re.findall(r'<td class="name">([a-z_]+)</td>', body)
+    assert names[0] == "brl" and names[-1] == "ce"                       # the fake BRL is the strongest
+    # the paper's number beside ours with the table it comes from, and the budget difference
+    assert "76.7" in body and "Tab. III" in body and "72.3" in body
+    sec = html[html.index('<section id="ntu60_xsub_lt100_stgcnpp">'):]
+    budget = sec[sec.index('class="budget"'):sec.index("</p>", sec.index('class="budget"'))]
+    assert "2 seeds (paper protocol 3)" in budget and "streams j b" in budget
+    assert "2 seeds: test-sampling interval only" in sec
+    assert "✓ real" not in _first_table(sec)
+
+
+def test_figures_are_readable(rendered):
+    """Text ≥ 10 CSS px at the SVG's natural size, figures no wider than the page, legends outside."""
+    from benchmark.report import figures
+    assert figures.LAYOUT_LOG == [], figures.LAYOUT_LOG
+    for name in ("index.html", "details_ntu60_xsub_lt100_stgcnpp.html"):
+        html = _html(rendered, name)
+        for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S):
+            w = float(re.search(r'width="([0-9.]+)pt"', svg).group(1)) * 4 / 3          # CSS px
+            vb = float(re.search(r'viewBox="0 0 ([0-9.]+) ', svg).group(1))
+            scale = (w / vb) * min(1.0, 1160 / w)            # page content is ~1160 px wide at most
+            sizes = [float(x) for x in re.findall(r"font(?:-size)?:\s*(?:[a-z]+ )*([0-9.]+)px", svg)]
+            assert sizes, "no text found in a figure"
+            assert min(sizes) * scale >= 10 - 1e-6, (name, min(sizes) * scale)
 def test_paper_table_contents(rendered):
     html = _html(rendered, "table_III.html")
     assert "72.3" in html and "76.7" in html          # the paper's CE and BRL NTU60-LT X-Sub joint numbers
@@ -220,7 +260,10 @@ def test_paper_table_contents(rendered):
 def test_details_and_provenance(rendered):
     html = _html(rendered, "details_ntu60_xsub_lt100_stgcnpp.html")
     assert html.count("<svg") == 3 * len(METHODS)     # curves, reliability, confusion per method
-    assert "ECE" in html
+    assert "ECE" in html and "<th scope=\"col\" tabindex=\"0\" title=\"click to sort\">Many</th>" in html
+    assert "action0" in html                          # class names on the confusion matrix
+    ucla = _html(rendered, "details_nw_ucla_default_lt10_stgcnpp.html")
+    assert ">Many</th>" not in ucla                   # no class above 100 samples: no all-n/a column
     prov = _html(rendered, "provenance.html")
     assert "abc123" in prov and "fake-cpu x2" in prov and "methods: [ce, brl, brl_official]" in prov
     assert "ntu60_xsub_lt100/stgcnpp/brl/j/seed0" in prov
@@ -245,9 +288,9 @@ def test_report_without_tables_recomputes_pairwise(rendered, tmp_path):
                         "--tables", str(tmp_path / "none"), "--data-root", str(tmp_path / "none"),
                         "--out", str(out)]) == 0
     html = (out / "index.html").read_text()
-    assert "Pairwise comparisons" in html and "Dataset summary" not in html
+    assert "All comparisons" in html and "Dataset summary" not in html
     # without counts.csv the class distribution comes from the runs' stored train_counts
-    assert "Training-set class distribution" in html and html.count("<svg") == 3
+    assert "Training-set class distribution" in html and html.count("<svg") == 4
     assert "Fidelity modes" not in html                 # no official_code run in this subset
 
 
@@ -263,6 +306,55 @@ def test_aggregate_cli_and_missing_runs_root(rendered, tmp_path, capsys):
     assert "is not a directory" in capsys.readouterr().err
 
 
+def _three_seed_results(root: Path) -> Path:
+    """NTU60-LT-shaped runs of ce, brl (three seeds, BRL far better) and focal (three seeds, the same
+    skill as CE), joint stream only, at a reduced budget; focal's checkpoints were selected on test."""
+    split, (dataset, bench, c, n_max, ratio, per_class) = "ntu60_xsub_lt100", SPLITS["ntu60_xsub_lt100"]
+    counts = lt_profile(c, n_max, ratio)
+    labels = np.repeat(np.arange(c), per_class)
+    runs = root / "runs"
+    for method, strength in (("ce", 0.5), ("brl", 2.5), ("focal", 0.5)):
+        for seed in (0, 1, 2):
+            rng = np.random.default_rng(zlib.crc32(f"{method}/{seed}".encode()))
+            logits = rng.normal(size=(len(labels), c))
+            logits[np.arange(len(labels)), labels] += strength
+            p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+            run = {"dataset": dataset, "benchmark": bench, "split": split, "backbone": "stgcnpp", "method": method,
+                   "stream": "j", "seed": seed, "fidelity": "paper"}
+            d = runs / method / f"seed{seed}"
+            _write_run(d, run, p, labels, counts, seed)
+            rec = json.loads((d / "metrics.json").read_text())
+            rec["meta"].update({"schedule": {"runner_epochs": 10, "repeat": 1}, "backbone_options": {"base_channels": 8}})
+            if method == "focal":
+                rec["meta"]["selection"] = "best_test"
+            (d / "metrics.json").write_text(json.dumps(rec))
+    return runs
+
+
+def test_three_seeds_mark_the_real_difference_only(tmp_path):
+    runs = _three_seed_results(tmp_path)
+    folders = sorted(p.parent for p in runs.rglob("metrics.json"))
+    out = tmp_path / "r"
+    assert report_main(["--runs", *map(str, folders), "--runs-root", str(runs), "--out", str(out),
+                        "--tables", str(tmp_path / "none"), "--splits-root", str(tmp_path / "none")]) == 0
+    html = (out / "index.html").read_text()
+    first = _first_table(html)
+    rows = {re.search(r'<td class="name">([a-z_]+)</td>', r).group(1): r for r in first.split("<tr")[2:]}
+    assert set(rows) == {"ce", "brl", "focal"}
+    # BRL vs CE: three seeds agree and the two-level interval excludes 0 -> real
+    assert "✓ real" in rows["brl"]
+    # focal vs CE: same skill -> not real; focal vs BRL is a real deficit
+    ce_cell = re.findall(r"<td[^>]*>(.*?)</td>", rows["focal"])[5]
+    assert "✓ real" not in ce_cell
+    assert "selected on test (optimistic)" in rows["focal"]
+    assert "single seed" not in html and "test-sampling interval only" not in html
+    budget = html[html.index('class="budget"'):]
+    budget = budget[:budget.index("</p>")]
+    assert "width 8 channels (paper 64)" in budget and "10 epochs (paper 120)" in budget
+    assert "seed" not in budget                                   # three seeds match the paper protocol
+    assert "Tab. III ≠" in rows["brl"]                            # paper number, reduced budget
+
+
 def _browser() -> str | None:
     for cand in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"),
                  shutil.which("google-chrome")):
@@ -271,24 +363,101 @@ def _browser() -> str | None:
     return None
 
 
-def test_browser(rendered):
-    exe = _browser()
-    if exe is None:
-        pytest.skip("no headless browser installed (apt-get install chromium) - page not checked in a browser")
-    page = rendered["out"] / "index.html"
-    with tempfile.TemporaryDirectory() as prof:
+#: Runs inside a harness page that loads the report in an iframe (same file:// origin with
+#: --allow-file-access-from-files), acts like a reader and writes what it saw as JSON into the DOM,
+#: which --dump-dom prints. Only Chromium itself is needed: no driver, no network.
+HARNESS_JS = r"""
+function out(o) { var p = document.createElement('pre'); p.id = 'result'; p.textContent = JSON.stringify(o);
+                  document.body.appendChild(p); }
+function rowsOf(t, i) { return Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[i]; }); }
+function colIndex(t, name) {
+  var ths = t.tHead.rows[0].cells;
+  for (var i = 0; i < ths.length; i++) { if (ths[i].textContent.trim() === name) { return i; } }
+  return -1;
+}
+var f = document.createElement('iframe');
+f.style.width = '1400px'; f.style.height = '2400px';
+f.src = REPORT_URL;
+f.onload = function () {
+  try {
+    var d = f.contentDocument, r = {};
+    r.js = d.documentElement.classList.contains('js');
+    var t = d.querySelector('table');
+    r.first = t.id; r.firstVisible = t.offsetParent !== null;
+    var mi = colIndex(t, 'method');
+    t.tHead.rows[0].cells[mi].click();
+    r.methodsDesc = rowsOf(t, mi).map(function (c) { return c.textContent.trim(); });
+    t.tHead.rows[0].cells[mi].click();
+    r.methodsAsc = rowsOf(t, mi).map(function (c) { return c.textContent.trim(); });
+    t.tHead.rows[0].cells[4].click();
+    r.metricDesc = rowsOf(t, 4).map(function (c) { return parseFloat(c.getAttribute('data-sort')); });
+    d.querySelector('button[data-metric="few"]').click();
+    var shown = Array.prototype.filter.call(d.querySelectorAll('table'), function (x) { return x.offsetParent !== null; });
+    r.afterSwitch = shown[0].id; r.defaultHidden = t.offsetParent === null;
+    r.pressed = d.querySelector('button[aria-pressed="true"]').getAttribute('data-metric');
+    r.nFigures = 0; r.nLegends = 0; r.overlaps = []; r.clipped = [];
+    d.querySelectorAll('svg.fig').forEach(function (svg) {
+      r.nFigures++;
+      var axes = Array.prototype.map.call(svg.querySelectorAll('g[id^="axes_"]'), function (g) {
+        var p = g.querySelector('g[id^="patch_"]'); return p ? p.getBoundingClientRect() : null;
+      }).filter(Boolean);
+      svg.querySelectorAll('g[id^="legend_"]').forEach(function (lg) {
+        r.nLegends++;
+        var L = lg.getBoundingClientRect(), S = svg.getBoundingClientRect();
+        if (L.left < S.left - 1 || L.right > S.right + 1 || L.top < S.top - 1 || L.bottom > S.bottom + 1) {
+          r.clipped.push(svg.getAttribute('aria-label'));
+        }
+        axes.forEach(function (A) {
+          var ix = Math.min(L.right, A.right) - Math.max(L.left, A.left);
+          var iy = Math.min(L.bottom, A.bottom) - Math.max(L.top, A.top);
+          if (ix > 1 && iy > 1) { r.overlaps.push(svg.getAttribute('aria-label')); }
+        });
+      });
+    });
+    out(r);
+  } catch (e) { out({error: String(e)}); }
+};
+document.body.appendChild(f);
+"""
+
+
+def run_in_browser(exe: str, page: Path) -> dict:
+    """Open ``page`` in headless Chromium through the harness; returns what the harness saw."""
+    with tempfile.TemporaryDirectory() as tmp:
+        harness = Path(tmp) / "harness.html"
+        harness.write_text("<!DOCTYPE html><html><body><script>var REPORT_URL = " + json.dumps(page.resolve().as_uri())
+                           + ";\n" + HARNESS_JS + "</script></body></html>")
+        prof = Path(tmp) / "profile"
         proc = subprocess.run(
             [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={prof}",
-             "--enable-logging=stderr", "--v=0", "--dump-dom", page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120)
+             "--allow-file-access-from-files", "--virtual-time-budget=10000", "--window-size=1400,2400",
+             "--dump-dom", harness.as_uri()], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    dom = proc.stdout
-    assert "<svg" in dom and dom.count("<svg") == _html(rendered, "index.html").count("<svg")
-    assert "Training-set class distribution" in dom
-    console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln
-               or "Failed to load resource" in ln]
-    assert not console, console
+    m = re.search(r'<pre id="result">(.*?)</pre>', proc.stdout, flags=re.S)
+    assert m, f"the harness wrote no result; browser said: {proc.stderr[-2000:]}"
+    import html as _h
+    return json.loads(_h.unescape(m.group(1)))
+
+
+def test_browser(rendered):
+    """A reader in headless Chromium: the ranked summary is the first table, a header click sorts it,
+    the metric switch shows the Few ranking, and no figure legend overlaps a plotting area."""
+    exe = _browser()
+    if exe is None:
+        pytest.skip("no headless Chromium (install it with: apt-get install -y chromium); "
+                    "the report was not checked in a browser")
+    r = run_in_browser(exe, rendered["out"] / "index.html")
+    assert "error" not in r, r
+    assert r["js"] is True                                        # the inline script ran to its end
+    assert r["first"] == "ranked-ntu60_xsub_lt100_stgcnpp-balanced_acc" and r["firstVisible"]
+    assert r["methodsDesc"] == sorted(METHODS, reverse=True) and r["methodsAsc"] == sorted(METHODS)
+    assert r["metricDesc"] == sorted(r["metricDesc"], reverse=True) and len(r["metricDesc"]) == len(METHODS)
+    assert r["afterSwitch"] == "ranked-ntu60_xsub_lt100_stgcnpp-few" and r["defaultHidden"]
+    assert r["pressed"] == "few"
+    assert r["nFigures"] >= 9 and r["nLegends"] >= 6
+    assert r["overlaps"] == [], r["overlaps"]
+    assert r["clipped"] == [], r["clipped"]                       # legends lie inside the drawn figure
 
 
 def test_packaged_paper_results():
@@ -301,3 +470,55 @@ def test_packaged_paper_results():
     if shared.exists():   # the packaged copy must stay identical to the reference file
         packaged = Path(__file__).resolve().parents[1] / "benchmark" / "resources" / "paper_results.csv"
         assert packaged.read_bytes() == shared.read_bytes()
+
+
+def test_paper_lookup_and_budget_differences():
+    from benchmark.aggregate import RunRecord
+    from benchmark.report.common import fmt_signed, load_paper_results
+    from benchmark.report.paper import PaperIndex, budget_differences
+
+    paper = PaperIndex(load_paper_results())
+    assert paper.lookup("ntu60", "xsub", "stgcnpp", "ce", "j", "top1") == (72.3, "III")
+    assert paper.lookup("ntu60", "xsub", "stgcnpp", "ce", "j", "few") == (60.2, "III")
+    assert paper.lookup("ntu60", "xsub", "stgcnpp", "brl_official", "ens-6s") == (81.8, "I")
+    assert paper.lookup("nw_ucla", "default", "stgcnpp", "brl", "ens-6s") == (89.2, "IV")
+    assert paper.lookup("nw_ucla", "default", "stgcnpp", "brl", "j") is None       # the paper reports 6s only
+    assert paper.lookup("ntu60", "xsub", "stgcnpp", "ce", "j", "balanced_acc") is None
+    assert not paper.reports_dataset("synthetic")
+
+    def rec(method, stream, seed, width=16, epochs=(12, 5)):
+        run = {"dataset": "nw_ucla", "benchmark": "default", "split": "nw_ucla_default_lt10", "backbone": "stgcnpp",
+               "method": method, "stream": stream, "seed": seed}
+        meta = {"backbone_options": {"base_channels": width},
+                "schedule": {"runner_epochs": epochs[0], "repeat": epochs[1]}}
+        return RunRecord(path=f"{method}/{stream}/seed{seed}", run=run, metrics={}, meta=meta)
+
+    recs = [rec("ce", "j", 0), rec("brl", "j", 0)]
+    assert budget_differences(recs, [1, 1], all_streams=["j"]) == [
+        "width 16 channels (paper 64)", "60 epochs (paper 120)",
+        "streams j (paper trains all six: j b k jm bm km)", "1 seed (paper protocol 3)"]
+    full = [rec("ce", s, k, width=64, epochs=(24, 5)) for s in ("j", "b", "k", "jm", "bm", "km") for k in range(3)]
+    assert budget_differences(full, [3], all_streams=["j", "b", "k", "jm", "bm", "km"]) == []
+    # the vanilla (plain recipe) rows of Tables I/II/IV/V/VIII train 80 epochs
+    assert budget_differences([rec("ce", "j", 0, 64, (16, 5))], [3], paper_table="IV", method="ce") == []
+    assert budget_differences([rec("ce", "j", 0, 64, (16, 5))], [3], paper_table="III", method="ce") == \
+        ["80 epochs (paper 120)"]
+    ntu = rec("ce", "j", 0, 64, (24, 5))
+    ntu.run.update(dataset="ntu60", split="ntu60_xsub_lt10")
+    assert budget_differences([ntu], [3]) == ["imbalance lt10 (paper lt100)"]
+    assert fmt_signed(-0.04) == "+0.0" and fmt_signed(-1.26) == "-1.3" and fmt_signed(None) == "n/a"
+
+
+def test_paper_context_for_another_stream(rendered):
+    """NW-UCLA-LT: the paper reports BRL as a 6-stream ensemble only; a joint-stream row shows that number
+    as context (no difference), the CE row (no ST-GCN++ CE number in the paper) shows nothing."""
+    from benchmark.report.common import load_paper_results
+    from benchmark.report.paper import PaperIndex
+
+    paper = PaperIndex(load_paper_results())
+    assert paper.other_streams("nw_ucla", "default", "stgcnpp", "brl") == [("6s", 89.2, "IV")]
+    html = _html(rendered, "index.html")
+    sec = html[html.index('id="ranked-nw_ucla_default_lt10_stgcnpp-balanced_acc"'):]
+    first = sec[:sec.index("</table>")]
+    rows = {re.search(r'<td class="name">([a-z_]+)</td>', r).group(1): r for r in first.split("<tr")[2:]}
+    assert "6s: 89.2" in rows["brl"] and "6s: 89.2" not in rows["ce"]

@@ -46,7 +46,7 @@ wildcard_constraints:
 
 
 def get_final_output():
-    return bw.final_targets(config) + [f"{REPORT_DIR}/index.html"]
+    return bw.final_targets(config) + [REPORT_DIR]  # a directory output (index.html and its pages)
 
 
 def dataset_raw_input(wildcards):

@@ -1,0 +1,44 @@
+"""Provenance page: code versions, hardware, seeds, the config file, method settings and every run.
+
+Data are prepared by :func:`provenance`; the layout is ``templates/provenance.html``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional, Sequence
+
+from benchmark.aggregate import RunRecord, method_sort_key
+from benchmark.report.common import cell, fmt_seconds, num, row, table, txt
+
+
+def provenance(records: Sequence[RunRecord], config: Optional[Path]) -> dict:
+    cols = ["run", "seed", "fidelity", "selection", "hardware", "device", "code version", "run id",
+            "wall time", "train samples/s"]
+    rows = []
+    for r in sorted(records, key=lambda r: r.path):
+        sps = num(r.meta.get("train_samples_per_s"))
+        rows.append(row([
+            cell(r.path, "path"), cell(str(r.run["seed"])), cell(str(r.run["fidelity"])),
+            cell(str(r.run["selection"])), cell(txt(r.meta.get("hardware"))), cell(txt(r.meta.get("device"))),
+            cell(txt(r.meta.get("code_version"))), cell(txt(r.meta.get("run_id") or r.meta.get("config_hash"))),
+            cell(fmt_seconds(r.meta.get("wall_time_s")), "num", sort=r.meta.get("wall_time_s")),
+            cell("n/a" if sps is None else f"{sps:.1f}", "num", sort=sps)]))
+    settings = {}
+    for r in sorted(records, key=lambda r: (method_sort_key(str(r.run["method"])), r.path)):
+        m = str(r.run["method"])
+        if m in settings or str(r.run["stream"]).startswith("ens-"):
+            continue
+        settings[m] = json.dumps({"fidelity": r.run["fidelity"], "method_meta": r.meta.get("method_meta"),
+                                  "schedule": r.meta.get("schedule")}, indent=1, sort_keys=True, default=str)
+    total = sum(num(r.meta.get("wall_time_s")) or 0.0 for r in records if not str(r.run["stream"]).startswith("ens-"))
+    return {
+        "config_text": Path(config).read_text() if config is not None and Path(config).exists() else "",
+        "config_name": Path(config).name if config is not None else "",
+        "code_versions": sorted({txt(r.meta.get("code_version")) for r in records}),
+        "hardware": sorted({txt(r.meta.get("hardware")) for r in records}),
+        "seeds": sorted({int(r.run["seed"]) for r in records}),
+        "total_wall": fmt_seconds(total),
+        "table": table("runs", cols, rows),
+        "settings": [{"method": k, "json": v} for k, v in settings.items()],
+    }

@@ -1,0 +1,32 @@
+"""`snakemake --report report.zip` bundles the result pages and tables (tiny end-to-end run)."""
+from __future__ import annotations
+
+import shutil
+import zipfile
+
+import pytest
+
+from conftest import REPO, snakemake
+
+
+@pytest.mark.slow
+def test_snakemake_report_archive_holds_the_result_pages(tmp_path):
+    cfg = tmp_path / "tiny.yaml"
+    shutil.copy(REPO / "tests" / "data" / "tiny.yaml", cfg)
+    snakemake(["--cores", "2", "--resources", "gpu=0", "--configfile", str(cfg)], cwd=tmp_path, timeout=1200)
+    assert (tmp_path / "reports" / "tiny" / "index.html").exists()
+    snakemake(["--configfile", str(cfg), "--report", "report.zip"], cwd=tmp_path, timeout=600)
+    with zipfile.ZipFile(tmp_path / "report.zip") as z:
+        names = z.namelist()
+    assert any(n.endswith("report.html") for n in names), names            # Snakemake's own report
+    # the benchmark's pages travel together in one folder (index.html links the others by name)
+    index = [n for n in names if n.endswith("/index.html") and "/data/" in n]
+    assert len(index) == 1, names
+    folder = index[0].rsplit("/", 1)[0]
+    for page in ("details_synthetic_default_lt4_stgcnpp.html", "provenance.html"):
+        assert f"{folder}/{page}" in names, (page, names)
+    for table in ("summary.csv", "runs.csv", "pairwise.csv"):
+        assert any(n.endswith("/" + table) for n in names), (table, names)
+    with zipfile.ZipFile(tmp_path / "report.zip") as z:
+        html = z.read(index[0]).decode()
+    assert "Ranked by balanced accuracy" in html and "single seed: test-sampling interval only" in html
