@@ -42,14 +42,14 @@ def test_kill_9_at_random_points_resumes_to_identical_results(tiny_dataset, tmp_
     kills, rounds = 0, 0
     while kills < 10:
         rounds += 1
-        assert rounds <= 6, f"only {kills} kills landed in {rounds - 1} rounds"
+        assert rounds <= 15, f"only {kills} kills landed in {rounds - 1} rounds"
         out, ckpt = tmp_path / f"run{rounds}", tmp_path / f"ckpt{rounds}"
         # kill -9 at a random moment (start-up, an epoch, a checkpoint write, testing, the final
         # writes) until the run completes on its own, resuming each time from what was left
         while not (out / "metrics.json").exists():
             proc = subprocess.Popen(_cmd(tiny_dataset, out, ckpt), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.1, 1.0) * duration)
+            time.sleep(rng.uniform(0.05, 0.8) * duration)
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
                 kills += 1

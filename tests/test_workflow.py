@@ -254,6 +254,6 @@ def test_experiment_defaults_to_the_config_name_and_can_be_set(tmp_path):
     cfg_path = tmp_path / "my_study.yaml"
     cfg_path.write_text(yaml.safe_dump(_tiny()))
     out = snakemake(["-n", "--configfile", str(cfg_path)], cwd=tmp_path).stdout
-    assert "results/my_study/runs/synthetic_default_lt4/" in out and "reports/my_study/index.html" in out
+    assert "results/my_study/runs/synthetic_default_lt4/" in out and "reports/my_study" in out
     out = snakemake(["-n", "--configfile", str(cfg_path), "--config", "experiment=other"], cwd=tmp_path).stdout
     assert "results/other/runs/" in out and "results/my_study/" not in out
