@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict
 
 ENGINE_VERSION = "1"
+PRECISIONS = ("fp32", "bf16")
 
 
 class ConfigError(ValueError):
@@ -36,6 +37,18 @@ class Schedule:
     test_clips: int = 10
     val_every: int = 1                # 1-clip monitoring pass every N runner epochs (0 = never)
     eval_batch_size: int = 64
+    # Speed options (how the arithmetic runs, not what it computes; recorded in metrics.json).
+    precision: str = "fp32"           # fp32 | bf16 (autocast; weights and optimizer state stay fp32)
+    compile: bool = False             # torch.compile the model (minutes of compilation up front)
+    deterministic: bool = False       # bit-reproducible kernels (cuDNN autotuning off) on GPUs
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"schedule.precision must be one of {list(PRECISIONS)}, got {self.precision!r} "
+                              "(set it in the config's 'schedule' section)")
+        for key in ("compile", "deterministic"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"schedule.{key} must be true or false, got {getattr(self, key)!r}")
 
     @property
     def lr0(self) -> float:

@@ -80,3 +80,12 @@ def speed_setup(model: nn.Module, opts: SpeedOptions):
     if opts.compile:
         return torch.compile(model)
     return model
+
+
+def training_options(precision: str = "fp32", compile: bool = False, device=None) -> SpeedOptions:
+    """The options the training engine uses for a run's ``precision`` / ``compile`` choice: the
+    layout choices that measured fastest with ``python -m benchmark.bench`` (graph convolutions
+    as one matmul over joints; channels-last only on GPUs, where cuDNN prefers it)."""
+    dev_type = torch.device(device).type if device is not None else "cpu"
+    return SpeedOptions(precision=precision, compile=bool(compile), graph_impl="matmul",
+                        channels_last=dev_type == "cuda")
