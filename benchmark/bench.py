@@ -469,7 +469,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if a.json is not None:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(text + "\n")
-    else:
+    if a.absolute or a.json is None:
         print(text)
     return 0
 
