@@ -405,6 +405,82 @@ def estimate_rows(results: Sequence[Dict], path: Optional[str] = None) -> List[D
     return rows
 
 
+#: the demo's run shape (config/demo.yaml): ST-GCN++ at base width 8, batch 32, 20-frame clips, 10 classes
+DEMO_SHAPE = {"backbone": "stgcnpp", "base_channels": 8, "batch": 32, "clip_len": 20, "num_classes": 10}
+
+
+def packed_vs_separate(num_runs: int = 3, device="cpu", backbone: str = "stgcnpp", base_channels: int = 8,
+                       batch: int = 32, clip_len: int = 20, num_classes: int = 10, num_person: int = 2,
+                       layout: str = "ntu25", pairs: int = 5, warmup: int = 1, precision: str = "fp32") -> Dict:
+    """Training throughput of ``num_runs`` seeds as one packed (vmapped) model against the same
+    runs stepped one after the other, interleaved: a round times the P separate steps, then one
+    packed step over the same P batches. Ratio = separate time / packed time per round."""
+    import torch
+    import torch.nn.functional as F
+    from benchmark.engine.packed import PackedModel
+    from benchmark.graphs import get_layout
+    from benchmark.models import build_model
+    from benchmark.models.speed import autocast, set_graph_impl
+
+    device = torch.device(device)
+    lay = get_layout(layout)
+    models = []
+    for seed in range(num_runs):
+        torch.manual_seed(seed)
+        models.append(set_graph_impl(build_model(backbone, lay, num_classes, num_person=num_person,
+                                                 base_channels=base_channels), "matmul").to(device).train())
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(num_runs, batch, num_person, clip_len, lay.num_node, 3, generator=gen).to(device)
+    y = torch.randint(0, num_classes, (num_runs, batch), generator=gen).to(device)
+    opts = [torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9, nesterov=True) for m in models]
+    import copy
+    packed = PackedModel([copy.deepcopy(m) for m in models]).train()
+    popt = torch.optim.SGD(list(packed.params.values()), lr=1e-3, momentum=0.9, nesterov=True)
+
+    def separate():
+        for p, (m, o) in enumerate(zip(models, opts)):
+            o.zero_grad(set_to_none=True)
+            with autocast(device, precision):
+                logits = m(x[p])
+            F.cross_entropy(logits.float(), y[p]).backward()
+            o.step()
+
+    def together():
+        popt.zero_grad(set_to_none=True)
+        with autocast(device, precision):
+            logits = packed(x)
+        sum(F.cross_entropy(logits[p].float(), y[p]) for p in range(num_runs)).backward()
+        popt.step()
+
+    for _ in range(warmup):
+        separate()
+        together()
+    _sync(device)
+    ts, tp = [], []
+    for _ in range(pairs):
+        t = time.perf_counter()
+        separate()
+        _sync(device)
+        ts.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        together()
+        _sync(device)
+        tp.append(time.perf_counter() - t)
+    clips = num_runs * batch
+    return {"num_runs": num_runs, "backbone": backbone, "base_channels": base_channels, "batch": batch,
+            "clip_len": clip_len, "num_classes": num_classes, "precision": precision, "device": str(device),
+            "separate_samples_per_s": clips / _median(ts), "packed_samples_per_s": clips / _median(tp),
+            "ratio_packed_vs_separate": interleaved_ratios(ts, tp), "separate_step_s": ts, "packed_step_s": tp}
+
+
+def format_packed(r: Dict) -> str:
+    q = r["ratio_packed_vs_separate"]
+    return (f"packed runs: {r['num_runs']} × {r['backbone']} base={r['base_channels']} N={r['batch']} "
+            f"T={r['clip_len']} ({r['precision']}, {r['device']}): separate {r['separate_samples_per_s']:.1f} smp/s, "
+            f"packed {r['packed_samples_per_s']:.1f} smp/s, × {q['median']:.2f} ({q['min']:.2f}–{q['max']:.2f}, "
+            f"{q['pairs']} interleaved pairs)")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmark.bench",
@@ -430,6 +506,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: 2 on CPU)")
     p.add_argument("--absolute", action="store_true", help="old table: absolute samples/s of fp32 eager, "
                    "MACs and peak memory per backbone")
+    p.add_argument("--packed", type=int, default=3, help="also measure this many seeds trained as one "
+                   "packed model vs separately, at the demo's shape (0 = skip; default 3)")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON to this path")
     a = p.parse_args(argv)
     import torch
@@ -465,6 +543,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(format_comparison(results[-1:]), flush=True)
         doc = {"kind": "bench-compare", "threads": torch.get_num_threads(), "torch": torch.__version__,
                "comparisons": results, "results": estimate_rows(results)}
+        if a.packed and a.packed > 1:
+            doc["packed"] = packed_vs_separate(a.packed, dev, pairs=a.pairs)
+            print(format_packed(doc["packed"]), flush=True)
         text = json.dumps(doc, indent=2)
     if a.json is not None:
         a.json.parent.mkdir(parents=True, exist_ok=True)

@@ -111,9 +111,16 @@ def test_compare_cli_writes_json(tmp_path, capsys):
     out = tmp_path / "c.json"
     assert bench.main(["--backbones", "msg3d", "--device", "cpu", "--paths", "bf16,matmul", "--batch", "1",
                        "--clip-len", "8", "--base-channels", "6", "--pairs", "1", "--warmup", "0",
-                       "--phases", "infer", "--threads", "1", "--json", str(out)]) == 0
+                       "--phases", "infer", "--threads", "1", "--packed", "0", "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["kind"] == "bench-compare" and set(doc["comparisons"][0]["paths"]) == {"fp32", "bf16", "matmul"}
     assert "infer" in doc["comparisons"][0]["paths"]["bf16"] and "msg3d" in capsys.readouterr().out
     with pytest.raises(ValueError, match="unknown path token"):
         bench.main(["--paths", "turbo", "--device", "cpu"])
+
+
+def test_packed_vs_separate_reports_interleaved_ratio():
+    r = bench.packed_vs_separate(2, "cpu", base_channels=8, batch=2, clip_len=6, pairs=2, warmup=0)
+    assert r["num_runs"] == 2 and len(r["separate_step_s"]) == len(r["packed_step_s"]) == 2
+    assert r["packed_samples_per_s"] > 0 and r["ratio_packed_vs_separate"]["pairs"] == 2
+    assert "packed runs: 2 × stgcnpp" in bench.format_packed(r)
