@@ -317,6 +317,24 @@ def augment_params(batch_size: int, cfg: AugmentConfig, gen: "torch.Generator",
 
 # =========================================================================== streams
 
+_INDEX_CACHE: dict = {}
+
+
+def _device_index(values, device) -> "torch.Tensor":
+    """A layout's fixed index vector (bone partners, flip permutation) on ``device``, copied there
+    once per content and device: a host→device copy in every step would make the host wait for
+    the GPU each time. Keyed by the values themselves, so two layouts never share an entry."""
+    import torch
+
+    arr = np.asarray(values, dtype=np.int64)
+    k = (arr.tobytes(), arr.shape, str(device))
+    t = _INDEX_CACHE.get(k)
+    if t is None:
+        t = torch.as_tensor(arr, device=device)
+        _INDEX_CACHE[k] = t
+    return t
+
+
 def _check_stream(stream: str) -> None:
     if stream not in STREAMS:
         raise TransformError(f"unknown stream '{stream}'; available: {', '.join(STREAMS)}")
@@ -351,7 +369,7 @@ def _spatial(x: "torch.Tensor", base: str, layout: Layout, coords: str) -> "torc
     if x.shape[-2] != layout.num_node:
         raise TransformError(f"data has V = {x.shape[-2]} joints but layout '{layout.name}' has "
                              f"{layout.num_node}; check the dataset's layout")
-    partner = torch.as_tensor(_partner_index(layout, base), device=x.device)
+    partner = _device_index(_partner_index(layout, base), x.device)
     other = x.index_select(-2, partner)
     out = x - other
     if coords == "xy+score":
@@ -419,7 +437,7 @@ def apply_augmentation(x: "torch.Tensor", aug: Optional[Tuple["torch.Tensor", "t
     if x.shape[-2] != layout.num_node:
         raise TransformError(f"data has V = {x.shape[-2]} joints but layout '{layout.name}' has "
                              f"{layout.num_node}; check the dataset's layout")
-    perm = torch.as_tensor(layout.flip, device=x.device)
+    perm = _device_index(layout.flip, x.device)
     flipped = out.index_select(-2, perm)
     mask = flip.view(b, *([1] * (x.dim() - 1)))
     return torch.where(mask, flipped, out)
