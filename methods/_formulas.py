@@ -349,6 +349,12 @@ def per_sample_pair(fn, logits: torch.Tensor, targets: Targets, **kw) -> Tuple[t
 _WEIGHTS_CACHE: dict = {}
 
 
+def device_array(w: np.ndarray, device, dtype=torch.float64) -> torch.Tensor:
+    """A fixed per-class numpy array (counts, masks) on ``device``, copied once (see
+    :func:`weights_tensor`); for the tensors a method needs in every training step."""
+    return weights_tensor(w, torch.empty(0, dtype=dtype, device=device))
+
+
 def weights_tensor(w: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     """``w`` as a tensor with ``like``'s dtype and device.
 
