@@ -173,3 +173,21 @@ def test_mixing_and_loss_helpers_do_not_sync(monkeypatch):
     assert xr.shape == x.shape and xm.shape == x.shape and xx.shape == x.shape
     assert la.shape == (16,) and wt.tolist() == w.tolist()
     assert not torch.equal(xr, x)                          # RPM mixed 4 samples
+
+
+def test_speed_options_change_the_hash_only_when_set():
+    import hashlib
+    import json as _json
+
+    from benchmark.engine.config import RunSpec
+    base = dict(dataset="d", benchmark="b", split_id="s", backbone="stgcnpp", method="ce", method_id="ce",
+                stream="j", seed=0)
+    plain = RunSpec.from_dict(base)
+    # the hash of a default run equals the hash of its JSON without the speed keys (as before they existed)
+    d = plain.to_dict()
+    for k in ("precision", "compile", "deterministic"):
+        d["schedule"].pop(k)
+    assert plain.config_hash == hashlib.sha256(_json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    assert RunSpec.from_dict({**base, "schedule": {"precision": "fp32"}}).config_hash == plain.config_hash
+    assert RunSpec.from_dict({**base, "schedule": {"precision": "bf16"}}).config_hash != plain.config_hash
+    assert RunSpec.from_dict({**base, "schedule": {"compile": True}}).config_hash != plain.config_hash

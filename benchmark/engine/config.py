@@ -15,6 +15,7 @@ from typing import Any, Dict
 
 ENGINE_VERSION = "1"
 PRECISIONS = ("fp32", "bf16")
+SPEED_DEFAULTS = {"precision": "fp32", "compile": False, "deterministic": False}
 
 
 class ConfigError(ValueError):
@@ -115,7 +116,14 @@ class RunSpec:
 
     @property
     def config_hash(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        """Hash of the canonical JSON. The speed options enter only when they differ from their
+        defaults, so that adding them left the identity of every existing fp32 run unchanged."""
+        d = self.to_dict()
+        for key, default in SPEED_DEFAULTS.items():
+            if d["schedule"].get(key) == default:
+                d["schedule"].pop(key)
+        text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _build(cls, d: Dict[str, Any], where: str):
