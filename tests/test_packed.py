@@ -85,3 +85,11 @@ def test_packed_forward_and_gradients_equal_each_model():
         # running statistics were updated per model
         torch.testing.assert_close(packed.buffers["backbone.data_bn.bn.running_mean"][p],
                                    m.backbone.data_bn.bn.running_mean, atol=1e-12, rtol=1e-10)
+
+
+def test_packed_cli_refuses_mixed_runs_with_a_clear_error(tiny_dataset, tmp_path):
+    from benchmark.engine.packed import PackError, main
+
+    with pytest.raises(PackError, match="differ in the seed alone"):
+        main(["--data", str(tiny_dataset), "--run", _spec(0).to_json(), str(tmp_path / "a"),
+              "--run", _spec(1, method="focal", method_id="focal").to_json(), str(tmp_path / "b")])

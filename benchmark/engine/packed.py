@@ -284,3 +284,32 @@ def train_packed(specs: Sequence[RunSpec], data_dir: Path, split_file: Optional[
         atomic_write_json(out / "metrics.json", record)
         records.append(record)
     return records
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m benchmark.engine.packed --data D [--split S] --run SPEC OUT [--run SPEC OUT ...]``
+    (SPEC: JSON or @file, as for ``python -m benchmark train``)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m benchmark.engine.packed",
+                                description="train runs that differ only in the seed as one packed model")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", help="training list (default: the whole training split)")
+    p.add_argument("--run", nargs=2, action="append", metavar=("SPEC", "OUT"), required=True,
+                   help="run spec (JSON or @file) and its output folder; repeat per seed")
+    p.add_argument("--device")
+    p.add_argument("--threads", type=int)
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    specs = [RunSpec.from_json(Path(s[1:]).read_text() if s.startswith("@") else s) for s, _ in a.run]
+    recs = train_packed(specs, Path(a.data), Path(a.split) if a.split else None, [Path(o) for _, o in a.run],
+                        device=a.device)
+    for s, r in zip(specs, recs):
+        print(f"[packed] {s.split_id} {s.backbone} {s.method_id} {s.stream} seed{s.seed}: "
+              f"top1 {r['metrics']['top1']:.4f}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
