@@ -356,6 +356,9 @@ def compare_paths(name: str, paths: Sequence[str], device, batch: int = 16, clip
             if cuda:
                 row[phase]["peak_mem_bytes"] = mem[p]
         out.setdefault("warmup_seconds", {})[phase] = warm_s
+        print(f"[bench] {name} {phase}: " + ", ".join(
+            f"{p} ×{out['paths'][p][phase]['ratio_vs_fp32']['median']:.2f}" for p in names[1:]),
+            file=sys.stderr, flush=True)
     return out
 
 
