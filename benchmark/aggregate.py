@@ -1,6 +1,6 @@
-"""Tables across runs and seeds (spec: training.md §10, workflow.md §4 rule ``aggregate``).
+"""Tables across runs and seeds (docs/evaluation.md, docs/workflow.md rule ``aggregate``).
 
-    python -m benchmark.aggregate --runs-root results/runs --out results/tables
+    python -m benchmark.aggregate --runs-root results/demo/runs --runs <metrics.json ...> --out results/demo/tables
 
 reads every ``metrics.json`` under the runs root (training runs and ensembles) and writes, atomically:
 
@@ -415,10 +415,10 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmark.aggregate", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs-root", type=Path, default=Path("results/runs"))
+    ap.add_argument("--runs-root", type=Path, default=Path("results/demo/runs"))
     ap.add_argument("--runs", type=Path, nargs="+", default=None,
                     help="the metrics.json files (or run folders) to tabulate; default: all below --runs-root")
-    ap.add_argument("--out", type=Path, default=Path("results/tables"))
+    ap.add_argument("--out", type=Path, default=Path("results/demo/tables"))
     ap.add_argument("--n-resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples (spec: 10 000)")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap RNG seed")
     args = ap.parse_args(argv)

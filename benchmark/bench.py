@@ -230,30 +230,335 @@ def format_table(rows: List[Dict]) -> str:
     return "\n".join([title, fmt(head), fmt(["-" * w for w in widths])] + [fmt(l) for l in lines])
 
 
+# =========================================================================== faster paths, interleaved
+
+#: tokens of a path name ("bf16+matmul+cl"): each switches one speed option on
+PATH_TOKENS = {"fp32": {}, "bf16": {"precision": "bf16"}, "cl": {"channels_last": True},
+               "matmul": {"graph_impl": "matmul"}, "compile": {"compile": True}}
+DEFAULT_PATHS = ("bf16", "cl", "matmul", "bf16+cl", "bf16+matmul", "bf16+matmul+cl", "compile")
+#: on a CPU torch.compile is left out by default: compiling one backbone took more than five minutes
+#: on the 2-core development machine and its steps were not faster there (ask for it with --paths)
+CPU_DEFAULT_PATHS = tuple(p for p in DEFAULT_PATHS if "compile" not in p)
+#: the paper's shape and the issue's CPU shape: N clips of M persons, T frames, V joints
+DEFAULT_SHAPE = {"batch": 16, "num_person": 2, "clip_len": 64, "layout": "ntu25"}
+
+
+def path_options(name: str):
+    """``"bf16+matmul"`` → SpeedOptions(precision="bf16", graph_impl="matmul"); ``"fp32"`` = eager
+    fp32 with the published graph order (the baseline)."""
+    from benchmark.models.speed import SpeedOptions
+
+    kw: Dict = {}
+    for tok in name.split("+"):
+        if tok not in PATH_TOKENS:
+            raise ValueError(f"bench: unknown path token {tok!r} in {name!r}; known: {sorted(PATH_TOKENS)} "
+                             "(join with '+', e.g. bf16+matmul+cl)")
+        kw.update(PATH_TOKENS[tok])
+    return SpeedOptions(**kw)
+
+
+def _median(xs: Sequence[float]) -> float:
+    ts = sorted(xs)
+    k = len(ts)
+    return ts[k // 2] if k % 2 else 0.5 * (ts[k // 2 - 1] + ts[k // 2])
+
+
+def interleaved_ratios(base_times: Sequence[float], path_times: Sequence[float]) -> Dict[str, float]:
+    """Speed-up of a path over the baseline from paired step times (pair i = the baseline step
+    and the path step of round i, run back to back): ratio_i = t_base_i / t_path_i. The median
+    of the ratios cancels slow phases of a shared machine that hit both members of a pair."""
+    if len(base_times) != len(path_times) or not base_times:
+        raise ValueError("interleaved_ratios: need the same, non-zero number of baseline and path times")
+    r = [b / p for b, p in zip(base_times, path_times)]
+    return {"median": _median(r), "min": min(r), "max": max(r), "pairs": len(r)}
+
+
+def compare_paths(name: str, paths: Sequence[str], device, batch: int = 16, clip_len: int = 64,
+                  num_person: int = 2, layout: str = "ntu25", num_classes: int = 60, pairs: int = 5,
+                  warmup: int = 1, base_channels: Optional[int] = None, phases=("train", "infer")) -> Dict:
+    """Each path against fp32 eager on ``name`` at one shape, interleaved in this process.
+
+    Every model starts from the same weights (copies of one model) and sees the same input. For
+    each phase there are ``warmup`` untimed steps per model (compilation happens there), then
+    ``pairs`` rounds; a round times one baseline step, then one step of every path. Returns
+    per path and phase the median ratio (see :func:`interleaved_ratios`), the median step time
+    and samples/s, and on CUDA the peak memory of the path's steps."""
+    import copy
+    import torch
+    import torch.nn.functional as F
+    from benchmark.graphs import get_layout
+    from benchmark.models import build_model
+    from benchmark.models.speed import autocast, speed_setup
+
+    device = torch.device(device)
+    lay = get_layout(layout)
+    kw = {} if base_channels is None else {"base_channels": base_channels}
+    torch.manual_seed(0)
+    base = build_model(name, lay, num_classes, num_person=num_person, **kw).to(device)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, num_person, clip_len, lay.num_node, 3, generator=gen).to(device)
+    y = torch.randint(0, num_classes, (batch,), generator=gen).to(device)
+    names = ["fp32"] + [p for p in paths if p != "fp32"]
+    runners = {}
+    for pname in names:
+        opts = path_options(pname)
+        model = copy.deepcopy(base)
+        fwd = speed_setup(model, opts)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        xin = x.contiguous()
+        runners[pname] = (model, fwd, opt, opts, xin)
+
+    def make_step(pname, phase):
+        model, fwd, opt, opts, xin = runners[pname]
+
+        def train_step():
+            opt.zero_grad(set_to_none=True)
+            with autocast(device, opts.precision):
+                logits = fwd(xin)
+            F.cross_entropy(logits.float(), y).backward()
+            opt.step()
+
+        def infer_step():
+            with torch.inference_mode(), autocast(device, opts.precision):
+                fwd(xin)
+        return train_step if phase == "train" else infer_step
+
+    cuda = device.type == "cuda"
+    out: Dict = {"backbone": name, "layout": layout, "batch": batch, "clip_len": clip_len,
+                 "num_person": num_person, "num_classes": num_classes, "pairs": pairs, "warmup": warmup,
+                 "device": str(device), "device_name": _device_name(device),
+                 "base_channels": base_channels, "paths": {}}
+    for phase in phases:
+        for pname in names:
+            (runners[pname][0].train() if phase == "train" else runners[pname][0].eval())
+        steps = {p: make_step(p, phase) for p in names}
+        t0 = time.perf_counter()
+        for p in names:
+            for _ in range(warmup):
+                steps[p]()
+        _sync(device)
+        warm_s = time.perf_counter() - t0
+        times: Dict[str, List[float]] = {p: [] for p in names}
+        mem: Dict[str, int] = {p: 0 for p in names}
+        for _ in range(pairs):
+            for p in names:
+                if cuda:
+                    torch.cuda.reset_peak_memory_stats(device)
+                t = time.perf_counter()
+                steps[p]()
+                _sync(device)
+                times[p].append(time.perf_counter() - t)
+                if cuda:
+                    mem[p] = max(mem[p], int(torch.cuda.max_memory_allocated(device)))
+        for p in names:
+            row = out["paths"].setdefault(p, {})
+            med = _median(times[p])
+            row[phase] = {"median_step_s": med, "samples_per_s": batch / med,
+                          "ratio_vs_fp32": interleaved_ratios(times["fp32"], times[p]),
+                          "step_times_s": times[p]}
+            if cuda:
+                row[phase]["peak_mem_bytes"] = mem[p]
+        out.setdefault("warmup_seconds", {})[phase] = warm_s
+        print(f"[bench] {name} {phase}: " + ", ".join(
+            f"{p} ×{out['paths'][p][phase]['ratio_vs_fp32']['median']:.2f}" for p in names[1:]),
+            file=sys.stderr, flush=True)
+    return out
+
+
+def format_comparison(results: Sequence[Dict]) -> str:
+    """One line per backbone × path: samples/s and the interleaved median ratio (min–max) vs fp32."""
+    lines = []
+    for r in results:
+        lines.append(f"{r['backbone']}  N={r['batch']} M={r['num_person']} T={r['clip_len']} "
+                     f"layout={r['layout']}{'' if r['base_channels'] is None else ' base=' + str(r['base_channels'])}"
+                     f"  device {r['device']} [{r['device_name']}], {r['pairs']} interleaved pairs")
+        head = f"  {'path':<22}{'train smp/s':>12}{'× fp32 (min–max)':>22}{'infer smp/s':>13}{'× fp32 (min–max)':>22}"
+        cuda = r["device"].startswith("cuda")
+        if cuda:
+            head += f"{'train MiB':>11}{'infer MiB':>11}"
+        lines.append(head)
+        for p, row in r["paths"].items():
+            cells = f"  {p:<22}"
+            for ph in ("train", "infer"):
+                if ph in row:
+                    q = row[ph]["ratio_vs_fp32"]
+                    cells += f"{row[ph]['samples_per_s']:>12.2f}{q['median']:>10.2f} ({q['min']:.2f}–{q['max']:.2f})"
+                else:
+                    cells += f"{'-':>12}{'-':>22}" if ph == "train" else f"{'-':>13}{'-':>22}"
+                if ph == "train":
+                    cells += " "
+            if cuda:
+                for ph in ("train", "infer"):
+                    cells += f"{row.get(ph, {}).get('peak_mem_bytes', 0) / 2**20:>11.0f}"
+            lines.append(cells)
+    return "\n".join(lines)
+
+
+def estimate_rows(results: Sequence[Dict], path: Optional[str] = None) -> List[Dict]:
+    """Rows in the format ``benchmark.estimate --throughput`` reads (backbone, train/infer
+    samples/s, clip_len, device) from a comparison: the given path, or per backbone the path with
+    the highest training throughput."""
+    rows = []
+    for r in results:
+        cands = {p: v for p, v in r["paths"].items() if "train" in v and "infer" in v}
+        if not cands:
+            continue
+        pick = path if path in cands else max(cands, key=lambda p: cands[p]["train"]["samples_per_s"])
+        rows.append({"backbone": r["backbone"], "path": pick, "clip_len": r["clip_len"], "batch": r["batch"],
+                     "device": r["device"], "device_name": r["device_name"],
+                     "train_samples_per_s": cands[pick]["train"]["samples_per_s"],
+                     "infer_samples_per_s": cands[pick]["infer"]["samples_per_s"]})
+    return rows
+
+
+#: the demo's run shape (config/demo.yaml): ST-GCN++ at base width 8, batch 32, 20-frame clips, 10 classes
+DEMO_SHAPE = {"backbone": "stgcnpp", "base_channels": 8, "batch": 32, "clip_len": 20, "num_classes": 10}
+
+
+def packed_vs_separate(num_runs: int = 3, device="cpu", backbone: str = "stgcnpp", base_channels: int = 8,
+                       batch: int = 32, clip_len: int = 20, num_classes: int = 10, num_person: int = 2,
+                       layout: str = "ntu25", pairs: int = 5, warmup: int = 1, precision: str = "fp32") -> Dict:
+    """Training throughput of ``num_runs`` seeds as one packed (vmapped) model against the same
+    runs stepped one after the other, interleaved: a round times the P separate steps, then one
+    packed step over the same P batches. Ratio = separate time / packed time per round."""
+    import torch
+    import torch.nn.functional as F
+    from benchmark.engine.packed import PackedModel
+    from benchmark.graphs import get_layout
+    from benchmark.models import build_model
+    from benchmark.models.speed import autocast, set_graph_impl
+
+    device = torch.device(device)
+    lay = get_layout(layout)
+    models = []
+    for seed in range(num_runs):
+        torch.manual_seed(seed)
+        models.append(set_graph_impl(build_model(backbone, lay, num_classes, num_person=num_person,
+                                                 base_channels=base_channels), "matmul").to(device).train())
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(num_runs, batch, num_person, clip_len, lay.num_node, 3, generator=gen).to(device)
+    y = torch.randint(0, num_classes, (num_runs, batch), generator=gen).to(device)
+    opts = [torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9, nesterov=True) for m in models]
+    import copy
+    packed = PackedModel([copy.deepcopy(m) for m in models]).train()
+    popt = torch.optim.SGD(list(packed.params.values()), lr=1e-3, momentum=0.9, nesterov=True)
+
+    def separate():
+        for p, (m, o) in enumerate(zip(models, opts)):
+            o.zero_grad(set_to_none=True)
+            with autocast(device, precision):
+                logits = m(x[p])
+            F.cross_entropy(logits.float(), y[p]).backward()
+            o.step()
+
+    def together():
+        popt.zero_grad(set_to_none=True)
+        with autocast(device, precision):
+            logits = packed(x)
+        sum(F.cross_entropy(logits[p].float(), y[p]) for p in range(num_runs)).backward()
+        popt.step()
+
+    for _ in range(warmup):
+        separate()
+        together()
+    _sync(device)
+    ts, tp = [], []
+    for _ in range(pairs):
+        t = time.perf_counter()
+        separate()
+        _sync(device)
+        ts.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        together()
+        _sync(device)
+        tp.append(time.perf_counter() - t)
+    clips = num_runs * batch
+    return {"num_runs": num_runs, "backbone": backbone, "base_channels": base_channels, "batch": batch,
+            "clip_len": clip_len, "num_classes": num_classes, "precision": precision, "device": str(device),
+            "separate_samples_per_s": clips / _median(ts), "packed_samples_per_s": clips / _median(tp),
+            "ratio_packed_vs_separate": interleaved_ratios(ts, tp), "separate_step_s": ts, "packed_step_s": tp}
+
+
+def format_packed(r: Dict) -> str:
+    q = r["ratio_packed_vs_separate"]
+    return (f"packed runs: {r['num_runs']} × {r['backbone']} base={r['base_channels']} N={r['batch']} "
+            f"T={r['clip_len']} ({r['precision']}, {r['device']}): separate {r['separate_samples_per_s']:.1f} smp/s, "
+            f"packed {r['packed_samples_per_s']:.1f} smp/s, × {q['median']:.2f} ({q['min']:.2f}–{q['max']:.2f}, "
+            f"{q['pairs']} interleaved pairs)")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmark.bench", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m benchmark.bench",
+        description="fp32 eager vs faster paths (bf16 autocast, channels-last, graph conv as one matmul, "
+                    "torch.compile), interleaved in one process; --absolute for the old absolute table.")
     p.add_argument("--backbones", nargs="+", default=list(DEFAULT_BACKBONES),
                    help="backbone ids (default: all three); also accepts a comma-separated list")
     p.add_argument("--device", default=None, help="cuda / cpu / cuda:1 … (default: cuda if available)")
-    p.add_argument("--batch", type=int, default=None, help="samples per step (default: 2 on CPU, 16 on CUDA)")
+    p.add_argument("--paths", default=None,
+                   help="comma-separated faster paths to compare with fp32 eager; tokens bf16, cl "
+                        "(channels-last), matmul (graph conv as one matmul), compile, joined with '+' "
+                        f"(default: {','.join(DEFAULT_PATHS)}; on a CPU without compile)")
+    p.add_argument("--batch", type=int, default=None, help="clips per step N (default 16; --absolute: 2 CPU / 16 CUDA)")
+    p.add_argument("--num-person", type=int, default=2)
     p.add_argument("--clip-len", type=int, default=64, help="frames per clip (default 64, BRL's)")
     p.add_argument("--num-classes", type=int, default=60)
     p.add_argument("--layout", default="ntu25")
     p.add_argument("--base-channels", type=int, default=None, help="reduced width (default: published)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed iterations (default: 1 CPU, 5 CUDA)")
-    p.add_argument("--iters", type=int, default=None, help="timed iterations (default: 3 CPU, 20 CUDA)")
+    p.add_argument("--pairs", type=int, default=5, help="interleaved rounds (default 5)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps per model and phase (default 1)")
+    p.add_argument("--iters", type=int, default=None, help="--absolute only: timed iterations")
+    p.add_argument("--phases", default="train,infer", help="train, infer or both (default)")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: 2 on CPU)")
+    p.add_argument("--absolute", action="store_true", help="old table: absolute samples/s of fp32 eager, "
+                   "MACs and peak memory per backbone")
+    p.add_argument("--packed", type=int, default=3, help="also measure this many seeds trained as one "
+                   "packed model vs separately, at the demo's shape (0 = skip; default 3)")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON to this path")
     a = p.parse_args(argv)
+    import torch
     names = [n for item in a.backbones for n in item.split(",") if n]
-    rows = run_benchmark(names, device=a.device, batch=a.batch, clip_len=a.clip_len,
-                         num_classes=a.num_classes, layout=a.layout, warmup=a.warmup, iters=a.iters,
-                         base_channels=a.base_channels)
-    print(format_table(rows))
-    text = json.dumps(rows, indent=2)
-    print(text)
+    dev = torch.device(a.device or default_device())
+    if dev.type == "cpu":
+        torch.set_num_threads(a.threads or 2)
+    elif a.threads:
+        torch.set_num_threads(a.threads)
+    if a.absolute:
+        rows = run_benchmark(names, device=a.device, batch=a.batch, clip_len=a.clip_len,
+                             num_classes=a.num_classes, layout=a.layout, warmup=a.warmup, iters=a.iters,
+                             base_channels=a.base_channels)
+        print(format_table(rows))
+        text = json.dumps(rows, indent=2)
+    else:
+        default = DEFAULT_PATHS if dev.type == "cuda" else CPU_DEFAULT_PATHS
+        paths = [q for q in (a.paths or ",".join(default)).split(",") if q]
+        for q in paths:
+            path_options(q)                        # bad names fail before any timing
+        from benchmark.models import get_backbone_factory
+        for n in names:
+            get_backbone_factory(n)
+        if a.pairs < 1:
+            raise SystemExit("bench: --pairs must be ≥ 1")
+        results = []
+        for n in names:
+            results.append(compare_paths(n, paths, dev, batch=a.batch or DEFAULT_SHAPE["batch"],
+                                         clip_len=a.clip_len, num_person=a.num_person, layout=a.layout,
+                                         num_classes=a.num_classes, pairs=a.pairs,
+                                         warmup=1 if a.warmup is None else a.warmup,
+                                         base_channels=a.base_channels,
+                                         phases=tuple(x for x in a.phases.split(",") if x)))
+            print(format_comparison(results[-1:]), flush=True)
+        doc = {"kind": "bench-compare", "threads": torch.get_num_threads(), "torch": torch.__version__,
+               "comparisons": results, "results": estimate_rows(results)}
+        if a.packed and a.packed > 1:
+            doc["packed"] = packed_vs_separate(a.packed, dev, pairs=a.pairs)
+            print(format_packed(doc["packed"]), flush=True)
+        text = json.dumps(doc, indent=2)
     if a.json is not None:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(text + "\n")
+    if a.absolute or a.json is None:
+        print(text)
     return 0
 
 

@@ -96,9 +96,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     # One line that shows which thread count reached the trainer (a cluster profile's
     # set-threads passes through Snakemake, sbatch and the job step before it gets here).
+    spec = RunSpec.from_json(Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec)
     print(f"[train] threads: --threads {args.threads}, torch intra-op threads {torch.get_num_threads()}",
           file=sys.stderr)
-    spec = RunSpec.from_json(Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec)
     rec = train_run(spec, data_dir=Path(args.data), split_file=Path(args.split) if args.split else None,
                     out_dir=Path(args.out), ckpt_dir=Path(args.ckpt), stage1=Path(args.stage1) if args.stage1 else None,
                     device=args.device, progress=not args.no_progress,

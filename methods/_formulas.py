@@ -257,7 +257,9 @@ def remix_label_lambda(n_i, n_j, lam_x, kappa: float = 3.0, tau: float = 0.5):
     0 if n_i/n_j ≥ κ and λ_x < τ; 1 if n_i/n_j ≤ 1/κ and 1 − λ_x < τ; λ_x otherwise."""
     if isinstance(n_i, torch.Tensor):
         n_i, n_j = n_i.double(), n_j.double()
-        lam_x = torch.as_tensor(lam_x, dtype=torch.float64, device=n_i.device).expand_as(n_i)
+        # a fill, not a host→device copy of the scalar (no sync inside the training step)
+        lam_x = (torch.full_like(n_i, float(lam_x)) if not isinstance(lam_x, torch.Tensor)
+                 else lam_x.to(device=n_i.device, dtype=torch.float64).expand_as(n_i))
         where = torch.where
     else:
         n_i, n_j = np.asarray(n_i, dtype=np.float64), np.asarray(n_j, dtype=np.float64)
@@ -349,15 +351,42 @@ def mixed_reduce(loss_a: torch.Tensor, loss_b: torch.Tensor, targets: Targets,
 
 
 def per_sample_pair(fn, logits: torch.Tensor, targets: Targets, **kw) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(ℓ(z, y_a), ℓ(z, y_b)); computes once when the two label vectors coincide."""
+    """(ℓ(z, y_a), ℓ(z, y_b)); computes once when the two label vectors are the same tensor
+    (unmixed batches: ``Targets.plain``). Equal-valued but distinct tensors are computed twice
+    (same result) rather than compared, because a value comparison would synchronise the host
+    with the device in every step."""
     la = fn(logits, targets.y_a, **kw)
-    if targets.y_b is targets.y_a or torch.equal(targets.y_a, targets.y_b):
+    if targets.y_b is targets.y_a:
         return la, la
     return la, fn(logits, targets.y_b, **kw)
 
 
+_WEIGHTS_CACHE: dict = {}
+
+
+def device_array(w: np.ndarray, device, dtype=torch.float64) -> torch.Tensor:
+    """A fixed per-class numpy array (counts, masks) on ``device``, copied once (see
+    :func:`weights_tensor`); for the tensors a method needs in every training step."""
+    return weights_tensor(w, torch.empty(0, dtype=dtype, device=device))
+
+
 def weights_tensor(w: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(w, dtype=np.float64), dtype=like.dtype, device=like.device)
+    """``w`` as a tensor with ``like``'s dtype and device.
+
+    Per-class weights are fixed numpy arrays that losses need in every step; the device copy is
+    made once per (array, dtype, device) and reused, because a host→device copy of pageable
+    memory synchronises the host with the GPU. The cache keeps a reference to the array (so its
+    id stays unique) and compares contents, so an array changed in place is copied again."""
+    key = (id(w), like.dtype, str(like.device))
+    hit = _WEIGHTS_CACHE.get(key)
+    if hit is not None and hit[0] is w and np.array_equal(hit[1], w):
+        return hit[2]
+    t = torch.as_tensor(np.asarray(w, dtype=np.float64), dtype=like.dtype, device=like.device)
+    if isinstance(w, np.ndarray):
+        if len(_WEIGHTS_CACHE) > 256:
+            _WEIGHTS_CACHE.clear()
+        _WEIGHTS_CACHE[key] = (w, np.array(w, copy=True), t)
+    return t
 
 
 def check_choice(method: str, option: str, value, choices) -> None:

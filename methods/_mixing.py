@@ -1,8 +1,10 @@
 """Batch-level mixing on the model-input tensor X ∈ R^{B×M×T×V×C}: RPM (BRL), Mixup, Remix.
 
 Index bookkeeping (which samples, which partners: at most B entries) happens on the CPU with a numpy
-generator derived from the engine's torch generator; the tensor work is one vectorised gather per
-batch on X's device.
+generator derived from the engine's per-step torch generator's *seed* (a host value, so deriving it
+never waits for the device); the few indices go to X's device as one asynchronous pinned copy, and
+the tensor work is one vectorised gather per batch there. Nothing here synchronises the host with
+an accelerator, so a GPU step never stalls on the mixing.
 """
 from __future__ import annotations
 
@@ -22,10 +24,25 @@ PARTNER_POOLS = ("independent", "sequential")
 BATCH_UNITS = ("global", "device")
 
 
+#: second seed word of the mixing stream, so that it differs from any other use of the step seed
+_MIX_STREAM = 0x6D6978
+
+
 def numpy_rng_from(gen: torch.Generator) -> np.random.Generator:
-    """A numpy Generator whose seed is one draw of the engine's torch generator (seeded by (seed, t))."""
-    seed = torch.randint(0, 2 ** 62, (1,), generator=gen, device=gen.device).item()
-    return np.random.default_rng(int(seed))
+    """A numpy Generator for the mixing draws of one step, seeded by the engine's per-step torch
+    generator's seed (itself derived from (run seed, step)). ``initial_seed()`` is read on the
+    host, so this costs no device synchronisation, unlike drawing a seed from a CUDA generator."""
+    return np.random.default_rng([int(gen.initial_seed()), _MIX_STREAM])
+
+
+def to_device(values, device) -> torch.Tensor:
+    """Small host index list/array → int64 tensor on ``device`` without a host sync (a pinned,
+    non-blocking copy on CUDA; a plain tensor on the CPU)."""
+    t = torch.as_tensor(np.asarray(values, dtype=np.int64))
+    device = torch.device(device)
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 # ============================================================================ RPM (docs/methods.md)
@@ -112,8 +129,8 @@ def partial_mix(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, upper: Sequen
     ``inplace``: every joint keeps its index (paper Eq. 3, concrete form).
     ``concat``: slots 0…|U|−1 hold X_i[U] in list order, slots |U|…V−1 hold X_j[L] (F1, docs/methods.md).
     Coordinates are not scaled. Returns a (len(i), M, T, V, C) tensor."""
-    up = torch.as_tensor(list(upper), dtype=torch.long, device=x.device)
-    lo = torch.as_tensor(list(lower), dtype=torch.long, device=x.device)
+    up = to_device(list(upper), x.device)
+    lo = to_device(list(lower), x.device)
     xi, xj = x[i], x[j]
     if placement == "concat":
         return torch.cat([xi.index_select(3, up), xj.index_select(3, lo)], dim=3)
@@ -144,8 +161,8 @@ def rebalanced_partial_mixup(x: torch.Tensor, y: torch.Tensor, counts: torch.Ten
     if not pairs:
         return x, targets
     dev = x.device
-    i = torch.as_tensor([p[0] for p in pairs], dtype=torch.long, device=dev)
-    j = torch.as_tensor([p[1] for p in pairs], dtype=torch.long, device=dev)
+    i = to_device([p[0] for p in pairs], dev)
+    j = to_device([p[1] for p in pairs], dev)
     mixed = partial_mix(x, i, j, upper, lower, cfg.placement)
     x_out = x.clone()
     x_out[i] = mixed
@@ -162,7 +179,7 @@ def rebalanced_partial_mixup(x: torch.Tensor, y: torch.Tensor, counts: torch.Ten
         for g_idx, group in enumerate(groups):
             start = g_idx * unit
             stop = min(start + unit, batch)
-            last = lam_pair[k + len(group) - 1] if group else torch.tensor(0.0, device=dev)
+            last = lam_pair[k + len(group) - 1] if group else torch.zeros((), device=dev)
             lam[start:stop] = last
             k += len(group)
     return x_out, Targets(y, y_b, lam)
@@ -179,7 +196,7 @@ def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float, gen: torch.Generator) 
     """X̃ = λX + (1 − λ)X_π with λ ~ Beta(α, α) once per batch and π a random permutation (Zhang et al.)."""
     rng = numpy_rng_from(gen)
     lam = beta_draw(alpha, rng)
-    perm = torch.as_tensor(rng.permutation(x.shape[0]), dtype=torch.long, device=x.device)
+    perm = to_device(rng.permutation(x.shape[0]), x.device)
     return lam * x + (1.0 - lam) * x[perm], perm, lam
 
 

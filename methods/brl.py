@@ -19,7 +19,7 @@ import torch
 
 from methods import register_method
 from methods._base import Method, MethodConfigError, MethodContext, Targets, instance_epoch_indices
-from methods._formulas import (action_aware_weights, ce_per_sample, check_choice, class_balanced_weights,
+from methods._formulas import (device_array, action_aware_weights, ce_per_sample, check_choice, class_balanced_weights,
                                detached_switch, epoch_switch, focal_per_sample, inverse_frequency_weights,
                                mixed_reduce, per_sample_pair, resolve_counts, weights_tensor)
 from methods._mixing import RPMConfig, num_mixed, rebalanced_partial_mixup
@@ -173,7 +173,7 @@ class BRL(Method):
     def transform_batch(self, x: torch.Tensor, y: torch.Tensor, step: int, gen: torch.Generator) -> tuple:
         if self.rpm_cfg is None:
             return x, Targets.plain(y)
-        counts = torch.as_tensor(self.counts, dtype=torch.float64, device=y.device)
+        counts = device_array(self.counts, y.device)
         return rebalanced_partial_mixup(x, y, counts, self.ctx.layout.upper, self.ctx.layout.lower,
                                         self.rpm_cfg, gen)
 

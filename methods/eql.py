@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from methods import register_method
 from methods._base import Method, MethodContext, Targets
-from methods._formulas import (DEFERRED_DEFAULTS, ce_per_sample, check_choice, eql_official_tail_mask,
+from methods._formulas import (device_array, DEFERRED_DEFAULTS, ce_per_sample, check_choice, eql_official_tail_mask,
                                eql_tail_mask, mixed_reduce, resolve_counts, stage2_start, step_generator)
 
 NAME = "eql"
@@ -56,7 +56,7 @@ class EqualizationLoss(Method):
         """Logits with the dropped non-target entries set to −∞ (never the target(s))."""
         gen = step_generator(self.ctx.seed, step, _SALT, logits.device)
         u = torch.rand(logits.shape, generator=gen, device=logits.device)
-        droppable = torch.as_tensor(self.droppable, device=logits.device)[None, :]
+        droppable = device_array(self.droppable, logits.device, torch.bool)[None, :]
         c = logits.shape[1]
         is_target = F.one_hot(targets.y_a, c).bool() | F.one_hot(targets.y_b, c).bool()
         drop = droppable & (u < self.drop_prob) & ~is_target

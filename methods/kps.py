@@ -56,7 +56,7 @@ class KPS(Method):
     def loss(self, logits: torch.Tensor, targets: Targets, step: int) -> torch.Tensor:
         ga = step >= self.t_s
         la = self._per_sample(logits, targets.y_a, ga)
-        lb = la if torch.equal(targets.y_a, targets.y_b) else self._per_sample(logits, targets.y_b, ga)
+        lb = la if targets.y_b is targets.y_a else self._per_sample(logits, targets.y_b, ga)
         return mixed_reduce(la, lb, targets, None, self.options["reduction"])
 
     def test_probs(self, logits: torch.Tensor) -> torch.Tensor:

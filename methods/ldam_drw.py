@@ -51,7 +51,7 @@ class LDAMDRW(Method):
 
     def loss(self, logits: torch.Tensor, targets: Targets, step: int) -> torch.Tensor:
         la = self._per_sample(logits, targets.y_a)
-        lb = la if torch.equal(targets.y_a, targets.y_b) else self._per_sample(logits, targets.y_b)
+        lb = la if targets.y_b is targets.y_a else self._per_sample(logits, targets.y_b)
         w = None if step < self.t_s else weights_tensor(self.weights, logits)
         return mixed_reduce(la, lb, targets, w, self.options["reduction"])
 

@@ -12,7 +12,7 @@ import torch
 
 from methods import register_method
 from methods._base import Method, MethodContext
-from methods._formulas import resolve_counts
+from methods._formulas import device_array, resolve_counts
 from methods._mixing import remix_batch
 
 NAME = "remix"
@@ -31,6 +31,6 @@ class Remix(Method):
         self.counts = resolve_counts(ctx, self.options["counts_source"], method=self.NAME)
 
     def transform_batch(self, x: torch.Tensor, y: torch.Tensor, step: int, gen: torch.Generator) -> tuple:
-        counts = torch.as_tensor(self.counts, dtype=torch.float64, device=y.device)
+        counts = device_array(self.counts, y.device)
         o = self.options
         return remix_batch(x, y, counts, float(o["alpha"]), float(o["kappa"]), float(o["tau"]), gen)

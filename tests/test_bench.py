@@ -50,7 +50,7 @@ def test_run_benchmark_rejects_bad_arguments():
 
 def test_cli_prints_table_and_json_and_writes_the_file(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert bench.main(["--backbones", "ctrgcn", "--device", "cpu", "--batch", "1", "--clip-len", "8",
+    assert bench.main(["--absolute", "--backbones", "ctrgcn", "--device", "cpu", "--batch", "1", "--clip-len", "8",
                        "--warmup", "0", "--iters", "1", "--base-channels", "8", "--layout", "coco17",
                        "--num-classes", "5", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -66,3 +66,61 @@ def test_throughput_uses_the_median_step_time():
     t = bench.throughput(4, [1.0, 10.0, 1.0])
     assert t["median"] == pytest.approx(4.0) and t["mean"] == pytest.approx(1.0)
     assert bench.throughput(2, [1.0, 3.0])["median"] == pytest.approx(1.0)   # even count: midpoint
+
+
+# ----------------------------------------------------------------------------- faster paths
+
+def test_interleaved_ratio_is_the_median_of_pairwise_ratios():
+    # pairs (base, path): (2, 1) → 2, (4, 1) → 4 (a stall hit the baseline), (3, 2) → 1.5 → median 2
+    r = bench.interleaved_ratios([2.0, 4.0, 3.0], [1.0, 1.0, 2.0])
+    assert r == {"median": 2.0, "min": 1.5, "max": 4.0, "pairs": 3}
+    with pytest.raises(ValueError):
+        bench.interleaved_ratios([1.0], [1.0, 2.0])
+
+
+def test_path_names_combine_tokens():
+    o = bench.path_options("bf16+matmul+cl")
+    assert (o.precision, o.graph_impl, o.channels_last, o.compile) == ("bf16", "matmul", True, False)
+    assert bench.path_options("fp32").precision == "fp32" and bench.path_options("compile").compile
+    with pytest.raises(ValueError, match="unknown path token 'fp16'"):
+        bench.path_options("fp16")
+
+
+def test_compare_paths_and_estimate_rows_feed_the_estimate(tmp_path):
+    from benchmark.estimate import throughput_table
+
+    res = bench.compare_paths("stgcnpp", ["bf16", "matmul+cl"], "cpu", batch=1, clip_len=8, pairs=2,
+                              warmup=0, base_channels=8, num_classes=5)
+    assert list(res["paths"]) == ["fp32", "bf16", "matmul+cl"]
+    for name, row in res["paths"].items():
+        for phase in ("train", "infer"):
+            assert len(row[phase]["step_times_s"]) == 2 and row[phase]["samples_per_s"] > 0
+            q = row[phase]["ratio_vs_fp32"]
+            assert q["pairs"] == 2 and q["min"] <= q["median"] <= q["max"]
+    assert res["paths"]["fp32"]["train"]["ratio_vs_fp32"]["median"] == 1.0
+    rows = bench.estimate_rows([res])
+    assert rows[0]["backbone"] == "stgcnpp" and rows[0]["path"] in res["paths"]
+    out = tmp_path / "b.json"
+    out.write_text(json.dumps({"kind": "bench-compare", "comparisons": [res], "results": rows}))
+    t = throughput_table(out)
+    assert t["stgcnpp"]["train"] == pytest.approx(rows[0]["train_samples_per_s"])
+    assert "stgcnpp" in bench.format_comparison([res])
+
+
+def test_compare_cli_writes_json(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    assert bench.main(["--backbones", "msg3d", "--device", "cpu", "--paths", "bf16,matmul", "--batch", "1",
+                       "--clip-len", "8", "--base-channels", "6", "--pairs", "1", "--warmup", "0",
+                       "--phases", "infer", "--threads", "1", "--packed", "0", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["kind"] == "bench-compare" and set(doc["comparisons"][0]["paths"]) == {"fp32", "bf16", "matmul"}
+    assert "infer" in doc["comparisons"][0]["paths"]["bf16"] and "msg3d" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown path token"):
+        bench.main(["--paths", "turbo", "--device", "cpu"])
+
+
+def test_packed_vs_separate_reports_interleaved_ratio():
+    r = bench.packed_vs_separate(2, "cpu", base_channels=8, batch=2, clip_len=6, pairs=2, warmup=0)
+    assert r["num_runs"] == 2 and len(r["separate_step_s"]) == len(r["packed_step_s"]) == 2
+    assert r["packed_samples_per_s"] > 0 and r["ratio_packed_vs_separate"]["pairs"] == 2
+    assert "packed runs: 2 × stgcnpp" in bench.format_packed(r)

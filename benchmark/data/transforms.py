@@ -135,6 +135,38 @@ def train_frame_indices(frames: np.ndarray, clip_len: int, rng: np.random.Genera
     return out % t[:, None]
 
 
+def train_frame_indices_device(frames: "torch.Tensor", clip_len: int, gen: "torch.Generator") -> "torch.Tensor":
+    """:func:`train_frame_indices` drawn on ``frames``' device from the torch generator ``gen``
+    (same three cases, same distribution, a different random stream), without any host
+    synchronisation: no data-dependent branch, every case is computed for every row and the
+    row's case is selected with ``torch.where``. ``frames``: (B,) int tensor, all ≥ 1 (checked
+    by :func:`make_clips`). Uniform integers U{0 … n−1} are ⌊u·n⌋ with u ~ U[0, 1) in float64."""
+    import torch
+
+    L = int(clip_len)
+    if L < 1:
+        raise TransformError(f"clip_len must be >= 1, got {clip_len}")
+    t = frames.long()
+    b = t.shape[0]
+    dev = t.device
+    k = torch.arange(L, device=dev)
+    u = torch.rand((b, 1 + (L + 1) + L), generator=gen, device=dev, dtype=torch.float64)
+    # T < L: a random start, the clip loops
+    start = (u[:, 0] * t).long()
+    loop = start[:, None] + k[None, :]
+    # L ≤ T < 2L: a uniform (T−L)-subset P of {0 … L}; index k + |{q ∈ P : q ≤ k}|
+    keys = u[:, 1:L + 2]
+    ranks = keys.argsort(dim=1).argsort(dim=1)
+    chosen = ranks < (t - L)[:, None]
+    mid = k[None, :] + chosen.long().cumsum(dim=1)[:, :L]
+    # T ≥ 2L: one uniform frame per segment [⌊iT/L⌋, ⌊(i+1)T/L⌋)
+    edges = (torch.arange(L + 1, device=dev)[None, :] * t[:, None]) // L
+    size = edges[:, 1:] - edges[:, :L]
+    seg = edges[:, :L] + (u[:, L + 2:] * size).long()
+    out = torch.where((t < L)[:, None], loop, torch.where((t < 2 * L)[:, None], mid, seg))
+    return torch.remainder(out, t[:, None])
+
+
 def test_frame_indices(frames: int, clip_len: int, num_clips: int) -> np.ndarray:
     """Deterministic test/validation clips of one sample (docs/evaluation.md).
 
@@ -289,6 +321,24 @@ def augment_params(batch_size: int, cfg: AugmentConfig, gen: "torch.Generator",
 
 # =========================================================================== streams
 
+_INDEX_CACHE: dict = {}
+
+
+def _device_index(values, device) -> "torch.Tensor":
+    """A layout's fixed index vector (bone partners, flip permutation) on ``device``, copied there
+    once per content and device: a host→device copy in every step would make the host wait for
+    the GPU each time. Keyed by the values themselves, so two layouts never share an entry."""
+    import torch
+
+    arr = np.asarray(values, dtype=np.int64)
+    k = (arr.tobytes(), arr.shape, str(device))
+    t = _INDEX_CACHE.get(k)
+    if t is None:
+        t = torch.as_tensor(arr, device=device)
+        _INDEX_CACHE[k] = t
+    return t
+
+
 def _check_stream(stream: str) -> None:
     if stream not in STREAMS:
         raise TransformError(f"unknown stream '{stream}'; available: {', '.join(STREAMS)}")
@@ -339,7 +389,7 @@ def _spatial(x: "torch.Tensor", base: str, layout: Layout, coords: str) -> "torc
     if x.shape[-2] != layout.num_node:
         raise TransformError(f"data has V = {x.shape[-2]} joints but layout '{layout.name}' has "
                              f"{layout.num_node}; check the dataset's layout")
-    partner = torch.as_tensor(_partner_index(layout, base), device=x.device)
+    partner = _device_index(_partner_index(layout, base), x.device)
     other = x.index_select(-2, partner)
     out = x - other
     if _has_score(coords):
@@ -409,7 +459,7 @@ def apply_augmentation(x: "torch.Tensor", aug: Optional[Tuple["torch.Tensor", "t
     if x.shape[-2] != layout.num_node:
         raise TransformError(f"data has V = {x.shape[-2]} joints but layout '{layout.name}' has "
                              f"{layout.num_node}; check the dataset's layout")
-    perm = torch.as_tensor(layout.flip, device=x.device)
+    perm = _device_index(layout.flip, x.device)
     flipped = out.index_select(-2, perm)
     mask = flip.view(b, *([1] * (x.dim() - 1)))
     return torch.where(mask, flipped, out)
@@ -450,9 +500,15 @@ def make_clips(joints: "torch.Tensor", frames: "torch.Tensor", idx: "torch.Tenso
     if frames.shape != (b,) or idx.dim() != 2 or idx.shape[0] != b:
         raise TransformError(f"frames {tuple(frames.shape)} and idx {tuple(idx.shape)} must be ({b},) "
                              f"and ({b}, L) for joints of batch size {b}")
-    if b and (int(frames.min()) < 1 or int(frames.max()) > t_max):
-        raise TransformError(f"frames must lie in [1, T_max = {t_max}], got min {int(frames.min())}, "
-                             f"max {int(frames.max())}")
+    if b and frames.device.type == "cpu":
+        if int(frames.min()) < 1 or int(frames.max()) > t_max:
+            raise TransformError(f"frames must lie in [1, T_max = {t_max}], got min {int(frames.min())}, "
+                                 f"max {int(frames.max())}")
+    elif b:
+        # On an accelerator the same check runs asynchronously (no host synchronisation per batch);
+        # a violation fails at the next synchronisation point with this message.
+        torch._assert_async(((frames >= 1) & (frames <= t_max)).all(),
+                            f"make_clips: frames must lie in [1, T_max = {t_max}]")
     L = idx.shape[1]
     idx = torch.remainder(idx, frames[:, None])
     motion = stream.endswith("m")

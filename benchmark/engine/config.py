@@ -15,6 +15,8 @@ from typing import Any, Dict, Optional
 
 ENGINE_VERSION = "1"
 STREAMS = ("j", "b", "k", "jm", "bm", "km")
+PRECISIONS = ("fp32", "bf16")
+SPEED_DEFAULTS = {"precision": "fp32", "compile": False, "deterministic": False}
 
 
 class ConfigError(ValueError):
@@ -46,11 +48,21 @@ class Schedule:
     test_sampling: str = "deterministic"
     #: also store the pooled test features (N, clips, d) in test_probs.npz (key ``features``)
     save_features: bool = False
+    # Speed options (how the arithmetic runs, not what it computes; recorded in metrics.json).
+    precision: str = "fp32"           # fp32 | bf16 (autocast; weights and optimizer state stay fp32)
+    compile: bool = False             # torch.compile the model (minutes of compilation up front)
+    deterministic: bool = False       # bit-reproducible kernels (cuDNN autotuning off) on GPUs
 
     def __post_init__(self) -> None:
         if self.test_sampling not in TEST_SAMPLING:
             raise ConfigError(f"schedule.test_sampling must be one of {list(TEST_SAMPLING)}, "
                               f"got '{self.test_sampling}'")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"schedule.precision must be one of {list(PRECISIONS)}, got {self.precision!r} "
+                              "(set it in the config's 'schedule' section)")
+        for key in ("compile", "deterministic"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"schedule.{key} must be true or false, got {getattr(self, key)!r}")
 
     @property
     def lr0(self) -> float:
@@ -180,11 +192,14 @@ class RunSpec:
 
     @property
     def config_hash(self) -> str:
+        """Hash of the canonical JSON (options at their late-added defaults left out, see to_dict)."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
 
 _LATE_DEFAULTS = ((("recipe",), None), (("pipeline",), {}), (("schedule", "test_sampling"), "deterministic"),
-                  (("augment", "flip_mode"), "permute"), (("schedule", "save_features"), False))
+                  (("augment", "flip_mode"), "permute"), (("schedule", "save_features"), False),
+                  # speed options: how the arithmetic runs (bf16 does change the numbers, so it counts when set)
+                  *((("schedule", k), v) for k, v in SPEED_DEFAULTS.items()))
 
 
 def _build(cls, d: Dict[str, Any], where: str):

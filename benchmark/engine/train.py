@@ -32,6 +32,7 @@ from benchmark.engine.config import ENGINE_VERSION, ConfigError, RunSpec, cosine
 from benchmark.engine.identity import run_identity, split_list_digest
 from benchmark.engine.selection import SelectionTracker, supported_rules
 from benchmark.engine.selection import label as selection_label
+from benchmark.models.speed import autocast, speed_setup, training_options
 from benchmark.io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 
 
@@ -48,14 +49,15 @@ def pick_device(requested: Optional[str] = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed every RNG; cuDNN autotuning is on (fastest kernels) unless ``deterministic``."""
     import random
 
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
     torch.manual_seed(seed)
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
 
 
 def hardware_info(device: torch.device) -> Dict[str, str]:
@@ -168,12 +170,14 @@ def evaluate(model: torch.nn.Module, method, split: SplitTensors, spec: RunSpec,
         rows = torch.from_numpy(np.repeat(sel, num_clips)).to(device)
         x = T.make_clips(split.joints[rows], split.frames_t[rows], torch.from_numpy(idx).to(device),
                          spec.stream, layout, None, coords=coords)
-        if features:
-            f = model.features(x)
-            z = model.head(f)
-            feats_all.append(f.reshape(len(sel), num_clips, -1).float().cpu())
-        else:
-            z = model(x)
+        with autocast(device, spec.schedule.precision):
+            if features:
+                f = model.features(x)
+                z = model.head(f)
+                feats_all.append(f.reshape(len(sel), num_clips, -1).float().cpu())
+            else:
+                z = model(x)
+        z = z.float()
         p = method.test_probs(z).reshape(len(sel), num_clips, -1).mean(dim=1)
         probs.append(p.float().cpu())
         logits_all.append(z.reshape(len(sel), num_clips, -1).float().cpu())
@@ -246,7 +250,7 @@ def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1
                           "pass --stage1 PATH (the workflow does this automatically)")
     cls, ctx = plan_context(spec, train_labels, layout, num_classes, stage1_state)
     method = cls(ctx, **spec.method_options)
-    seed_everything(spec.seed)
+    seed_everything(spec.seed, spec.schedule.deterministic)
     in_ch = ds.joints.shape[-1]
     try:
         model = build_model(spec.backbone, layout, num_classes, head=None, in_channels=in_ch,
@@ -294,6 +298,8 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
         stage1_state, stage1_id = s1["model"], s1.get("run_id")
     run_id = run_identity(spec.to_json(), ds.meta.checksums, split_list_digest(split_path), stage1_id)
     method, model, ctx = _build(spec, ds, train.labels, stage1_state, dev)
+    speed = training_options(spec.schedule.precision, spec.schedule.compile, dev)
+    fwd = speed_setup(model, speed)       # the compiled wrapper, or the model itself
     layout = ds.layout
     sch = spec.schedule
     total = ctx.total_iters if ctx.runner_epochs > 0 else 0
@@ -323,8 +329,10 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
         t0 = time.time()
         model.train()
         order = method.epoch_indices(train.labels, epoch, np.random.default_rng([spec.seed, epoch]))
-        frame_rng = np.random.default_rng([spec.seed, epoch, 1])
-        losses = []
+        order_t = torch.from_numpy(np.ascontiguousarray(order)).to(dev)   # one upload per epoch
+        # Loss accumulates on the device and is read once per epoch: no host sync inside the step.
+        loss_sum = torch.zeros((), device=dev)
+        n_losses = 0
         bar = _bar(range(ctx.iters_per_epoch), progress, desc=f"epoch {epoch + 1}/{ctx.runner_epochs}")
         for it in bar:
             step = epoch * ctx.iters_per_epoch + it
@@ -333,13 +341,14 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
                 # a method may give a group its own base rate (lr0) or a factor (lr_scale)
                 g_lr = cosine_lr(g["lr0"], step, total) if "lr0" in g else lr
                 g["lr"] = g_lr * g.get("lr_scale", 1.0)
-            b = order[it * sch.batch_size:(it + 1) * sch.batch_size]
-            if len(b) == 0:
+            lo, hi = it * sch.batch_size, min((it + 1) * sch.batch_size, len(order))
+            if hi <= lo:
                 continue
+            bt = order_t[lo:hi]
             gen = _step_generator(spec.seed, step, dev)
-            fidx = T.train_frame_indices(train.frames[b], sch.clip_len, frame_rng)
-            bt = torch.from_numpy(b).to(dev)
-            aug = T.augment_params(len(b), aug_cfg, gen, dev) if spec.augment.enabled else None
+            frames_b = train.frames_t[bt]
+            fidx = T.train_frame_indices_device(frames_b, sch.clip_len, gen)
+            aug = T.augment_params(hi - lo, aug_cfg, gen, dev) if spec.augment.enabled else None
             yb = train.labels_t[bt]
             if getattr(method, "mix_stage", "input") == "joints":
                 # mix the (augmented) joints before the stream is computed (rpm_stage = joints)
@@ -348,27 +357,29 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
                 def _mix(xj, yb=yb, step=step, gen=gen, box=box):
                     xj, box["targets"] = method.transform_batch(xj, yb, step, gen)
                     return xj
-                x = T.make_clips(train.joints[bt], train.frames_t[bt], torch.from_numpy(fidx).to(dev),
-                                 spec.stream, layout, aug, coords=train.coords, pre_stream=_mix)
+                x = T.make_clips(train.joints[bt], frames_b, fidx, spec.stream, layout, aug, coords=train.coords,
+                                 pre_stream=_mix)
                 targets = box["targets"]
             else:
-                x = T.make_clips(train.joints[bt], train.frames_t[bt], torch.from_numpy(fidx).to(dev),
-                                 spec.stream, layout, aug, coords=train.coords)
+                x = T.make_clips(train.joints[bt], frames_b, fidx, spec.stream, layout, aug, coords=train.coords)
                 x, targets = method.transform_batch(x, yb, step, gen)
-            logits = model(x)
-            loss = method.loss(logits, targets, step)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {epoch}, step {step}; "
-                                         "lower the learning rate or check the data")
+            with autocast(dev, speed.precision):
+                logits = fwd(x)
+            loss = method.loss(logits.float(), targets, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             method.after_step(model, step)
-            losses.append(loss.item())
+            loss_sum += loss.detach()
+            n_losses += 1
             if progress and it % 10 == 0:
-                bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{lr:.4f}", refresh=False)
+                bar.set_postfix(lr=f"{lr:.4f}", refresh=False)
+        epoch_loss = float(loss_sum) / n_losses if n_losses else float("nan")   # the epoch's one sync
+        if n_losses and not math.isfinite(epoch_loss):
+            raise FloatingPointError(f"non-finite loss (mean {epoch_loss}) in runner epoch {epoch + 1}; "
+                                     "lower the learning rate or check the data")
         train_seconds += time.time() - t0
-        row = {"epoch": epoch + 1, "step": (epoch + 1) * ctx.iters_per_epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
+        row = {"epoch": epoch + 1, "step": (epoch + 1) * ctx.iters_per_epoch, "loss": epoch_loss,
                "lr": cosine_lr(sch.lr0, (epoch + 1) * ctx.iters_per_epoch - 1, total),
                "test_top1_monitor": None, "test_balanced_acc_monitor": None, "val_top1": None,
                "val_balanced_acc": None, "seconds": round(time.time() - t0, 3)}
@@ -429,6 +440,10 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
                  "schedule": spec.to_dict()["schedule"], "augment": spec.to_dict()["augment"],
                  "backbone_options": dict(spec.backbone_options),
                  "method_meta": method.metadata(), "engine_version": ENGINE_VERSION,
+                 "precision": speed.precision, "compile": speed.compile,
+                 "deterministic": spec.schedule.deterministic,
+                 "speed": {"precision": speed.precision, "compile": speed.compile,
+                           "channels_last": speed.channels_last, "graph_impl": speed.graph_impl},
                  "iters_per_epoch": ctx.iters_per_epoch, "runner_epochs": ctx.runner_epochs,
                  "train_size": int(len(train)), "test_size": int(len(test)),
                  "train_samples_per_s": round(n_train_clips / train_seconds, 2) if train_seconds > 0 else None,

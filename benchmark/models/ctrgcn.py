@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from benchmark.models import register_model
 from benchmark.models.blocks import (MSTCN, Residual, TenBlockBackbone, bn_init, check_options,
@@ -49,8 +50,42 @@ class CTRGC(nn.Module):
         return self.conv4(refined_topology(x1, x2)), self.conv3(x)
 
 
+def fused_ctrgc_sum(x: torch.Tensor, convs, a: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Σ_k channel_aggregate(alpha·conv4_k(R_k) + A_k, conv3_k(x)) over the K subsets with the same
+    parameters as K separate :class:`CTRGC` calls, but as fewer, larger kernels: conv1/conv2/conv3
+    of every subset are one 1×1 conv (weights concatenated), the K conv4 are one grouped 1×1 conv,
+    and the K aggregations are batched matmuls summed in place."""
+    k = len(convs)
+    rel, c_out = convs[0].conv1.out_channels, convs[0].conv3.out_channels
+    w = torch.cat([c.conv1.weight for c in convs] + [c.conv2.weight for c in convs]
+                  + [c.conv3.weight for c in convs])
+    b = torch.cat([c.conv1.bias for c in convs] + [c.conv2.bias for c in convs]
+                  + [c.conv3.bias for c in convs])
+    z = F.conv2d(x, w, b)                                         # (N, 2·K·rel + K·C_out, T, V)
+    q = z[:, :2 * k * rel].mean(-2)                               # (N, 2·K·rel, V)
+    x1, x2 = q[:, :k * rel], q[:, k * rel:]
+    r = refined_topology(x1, x2)                                  # (N, K·rel, V, V)
+    w4 = torch.cat([c.conv4.weight for c in convs])
+    b4 = torch.cat([c.conv4.bias for c in convs])
+    ref = F.conv2d(r, w4, b4, groups=k)                           # (N, K·C_out, V, V)
+    n, _, u, v = ref.shape
+    a_hat = ref.view(n, k, c_out, u, v) * alpha + a[None, :, None].to(ref.dtype)
+    x3 = z[:, 2 * k * rel:]
+    t = x3.shape[2]
+    x3 = x3.view(n, k, c_out, t, u)
+    y = torch.matmul(x3[:, 0], a_hat[:, 0])
+    for i in range(1, k):
+        y = y + torch.matmul(x3[:, i], a_hat[:, i])
+    return y
+
+
 class UnitCTRGCN(nn.Module):
-    """Sum of three CTRGCs (one per subset), BN (weight 1e−6) + down(x), ReLU (docs/backbones.md)."""
+    """Sum of three CTRGCs (one per subset), BN (weight 1e−6) + down(x), ReLU (docs/backbones.md).
+
+    ``graph_impl``: ``"einsum"`` (one CTRGC call per subset, the published order) or ``"matmul"``
+    (:func:`fused_ctrgc_sum`: the same parameters and outputs with fewer, larger kernels)."""
+
+    graph_impl = "einsum"
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor):
         super().__init__()
@@ -70,6 +105,8 @@ class UnitCTRGCN(nn.Module):
         bn_init(self.bn, 1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.graph_impl == "matmul":
+            return self.relu(self.bn(fused_ctrgc_sum(x, self.convs, self.A, self.alpha)) + self.down(x))
         y = 0
         for k, ctrgc in enumerate(self.convs):
             refinement, x3 = ctrgc(x)

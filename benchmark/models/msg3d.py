@@ -48,6 +48,20 @@ def multiscale_aggregate(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return torch.einsum("kvu,nctv->nkctu", a, x).reshape(n, a.shape[0] * c, t, v)
 
 
+def fused_multiscale_conv(x: torch.Tensor, a: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv(multiscale_aggregate(x, a))`` for a 1×1 ``conv`` (S·C_in → C_out), as ONE matmul over
+    joints and ONE convolution: x · A for all S scales is a (N·C·T, V) × (V, U·S) matmul on the
+    contiguous input, and the 1×1 conv over the (scale, channel) concatenation becomes a
+    (1, S)-kernel, stride-(1, S) conv over the interleaved (u, s) axis with the same weights
+    (no permute copy of the S-times larger aggregated tensor)."""
+    s, v, u = a.shape
+    c_in = x.shape[1]
+    xa = torch.matmul(x, a.permute(1, 2, 0).reshape(v, u * s).to(x.dtype))          # (N, C, T, U·S)
+    w = conv.weight.reshape(conv.out_channels, s, c_in).permute(0, 2, 1).unsqueeze(2)   # (C_out, C, 1, S)
+    b = conv.bias.to(xa.dtype) if conv.bias is not None else None
+    return F.conv2d(xa, w.to(xa.dtype), b, stride=(1, s))
+
+
 class ConvBNAct(nn.Sequential):
     """1×1 conv + BN (+ ReLU): the MLP after multi-scale aggregation."""
 
@@ -60,7 +74,12 @@ class ConvBNAct(nn.Sequential):
 
 class MSGCN(nn.Module):
     """Multi-scale GCN: fixed k-hop buffer Â + learnable offset PA, aggregate per scale, concat,
-    1×1 conv S·C_in → C_out + BN + ReLU (docs/backbones.md)."""
+    1×1 conv S·C_in → C_out + BN + ReLU (docs/backbones.md).
+
+    ``graph_impl``: ``"einsum"`` (published order, what the MAC counts describe) or ``"matmul"``
+    (:func:`fused_multiscale_conv`, same parameters and outputs)."""
+
+    graph_impl = "einsum"
 
     def __init__(self, num_scales: int, in_channels: int, out_channels: int, a: np.ndarray):
         super().__init__()
@@ -71,7 +90,13 @@ class MSGCN(nn.Module):
         self.mlp = ConvBNAct(in_channels * num_scales, out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(multiscale_aggregate(x, self.A + self.PA))
+        a = self.A + self.PA
+        if self.graph_impl == "matmul":
+            y = fused_multiscale_conv(x, a, self.mlp[0])
+            for layer in list(self.mlp)[1:]:
+                y = layer(y)
+            return y
+        return self.mlp(multiscale_aggregate(x, a))
 
 
 def unfold_windows(x: torch.Tensor, window_size: int, stride: int) -> torch.Tensor:

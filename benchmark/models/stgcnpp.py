@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from benchmark.models import register_model
 from benchmark.models.blocks import (MSTCNPlusPlus, Residual, TenBlockBackbone, check_options)
@@ -22,9 +23,37 @@ def graph_aggregate(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return torch.einsum("nkctv,kvw->nctw", x, a)
 
 
+def fused_conv_aggregate(x: torch.Tensor, weight: torch.Tensor, bias, a: torch.Tensor) -> torch.Tensor:
+    """The spatial unit's ``graph_aggregate(conv1x1(x), A)`` computed as ONE matmul over joints
+    followed by ONE convolution, with the same parameters (so the same model, up to rounding).
+
+    Because the 1×1 conv and the joint aggregation are both linear,
+    Σ_k Σ_v (W_k x + b_k)[c, t, v] · A[k, v, w] = Σ_k W_k (x · A_k)[c, t, w] + Σ_k b_k · colsum(A_k)[w].
+    ``x · A`` for all K subsets is one (N·C·T, V) × (V, W·K) matmul on the contiguous input (no
+    permute copy), and Σ_k W_k is a (1, K)-kernel, stride-(1, K) conv over the interleaved (w, k)
+    axis. ``weight``: (K·C_out, C_in, 1, 1) as in ``nn.Conv2d(C_in, K·C_out, 1)``; ``bias``: (K·C_out,)
+    or None; ``a``: (K, V, W). Returns (N, C_out, T, W)."""
+    k, v, w = a.shape
+    c_out, c_in = weight.shape[0] // k, weight.shape[1]
+    xa = torch.matmul(x, a.permute(1, 2, 0).reshape(v, w * k).to(x.dtype))   # (N, C_in, T, W·K)
+    wk = weight.reshape(k, c_out, c_in).permute(1, 2, 0).unsqueeze(2)          # (C_out, C_in, 1, K)
+    y = F.conv2d(xa, wk.to(xa.dtype), stride=(1, k))
+    if bias is not None:
+        y = y + (bias.reshape(k, c_out).t() @ a.sum(1)).to(y.dtype)[:, None, :]   # (C_out, 1, W)
+    return y
+
+
 class UnitGCN(nn.Module):
     """Spatial unit (docs/backbones.md): 1×1 conv C_in → K·C_out, aggregation with the learnable A,
-    ReLU(BN(y) + down(x)), with ``down`` a 1×1 conv + BN whenever C_in ≠ C_out (also block 1)."""
+    ReLU(BN(y) + down(x)), with ``down`` a 1×1 conv + BN whenever C_in ≠ C_out (also block 1).
+
+    ``graph_impl`` picks how conv + aggregation are computed: ``"einsum"`` (the published order:
+    conv to K·C_out channels, then one einsum over subsets and joints; what the MAC counts
+    describe) or ``"matmul"`` (:func:`fused_conv_aggregate`: same parameters and outputs, one
+    matmul over joints then one conv, no permute copies). Set it for a whole model with
+    :func:`benchmark.models.speed.set_graph_impl`."""
+
+    graph_impl = "einsum"
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor):
         super().__init__()
@@ -41,8 +70,11 @@ class UnitGCN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, t, v = x.shape
         res = self.down(x)
-        y = self.conv(x).view(n, self.num_subsets, self.out_channels, t, v)
-        y = graph_aggregate(y, self.A)
+        if self.graph_impl == "matmul":
+            y = fused_conv_aggregate(x, self.conv.weight, self.conv.bias, self.A)
+        else:
+            y = self.conv(x).view(n, self.num_subsets, self.out_channels, t, v)
+            y = graph_aggregate(y, self.A)
         return self.act(self.bn(y) + res)
 
 

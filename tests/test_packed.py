@@ -1,0 +1,95 @@
+"""Packed runs (benchmark.engine.packed): P seeds trained as one vmapped model give the same
+outputs as P separate runs, and specs that differ in more than the seed are refused."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmark.engine.config import RunSpec
+
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
+
+def _spec(seed: int, **kw) -> RunSpec:
+    base = dict(dataset="tiny", benchmark="default", split_id="tiny_default_natural", backbone="stgcnpp",
+                method="ce", method_id="ce", stream="j", seed=seed, backbone_options={"base_channels": 8},
+                schedule={"runner_epochs": 2, "repeat": 1, "batch_size": 16, "clip_len": 8, "test_clips": 2,
+                          "eval_batch_size": 16, "val_every": 2})
+    base.update(kw)
+    return RunSpec.from_dict(base)
+
+
+@pytest.mark.parametrize("method,stream", [("ce", "j"), ("brl", "j")])
+def test_packed_runs_equal_separate_runs(tiny_dataset, tmp_path, method, stream):
+    from benchmark.engine.packed import train_packed
+    from benchmark.engine.train import train_run
+
+    specs = [_spec(s, method=method, method_id=method, stream=stream) for s in (0, 3)]
+    outs = [tmp_path / "packed" / f"seed{s.seed}" for s in specs]
+    packed = train_packed(specs, tiny_dataset, None, outs, device="cpu")
+    for spec, out, rec in zip(specs, outs, packed):
+        sep = train_run(spec, tiny_dataset, None, tmp_path / "sep" / f"seed{spec.seed}",
+                        tmp_path / "ckpt" / f"seed{spec.seed}", progress=False)
+        a = np.load(out / "test_probs.npz")
+        b = np.load(tmp_path / "sep" / f"seed{spec.seed}" / "test_probs.npz")
+        np.testing.assert_allclose(a["probs"], b["probs"], atol=2e-4)
+        np.testing.assert_allclose(a["clip_logits"], b["clip_logits"], atol=2e-3, rtol=1e-3)
+        assert (a["names"] == b["names"]).all()
+        assert rec["meta"]["config_hash"] == sep["meta"]["config_hash"]
+        assert rec["meta"]["packed"] == {"seeds": [0, 3], "size": 2}
+        assert json.loads((out / "metrics.json").read_text())["run"]["seed"] == spec.seed
+    # the two seeds really are different runs
+    p0 = np.load(outs[0] / "test_probs.npz")["probs"]
+    p1 = np.load(outs[1] / "test_probs.npz")["probs"]
+    assert np.abs(p0 - p1).max() > 1e-3
+
+
+def test_pack_refuses_runs_that_differ_in_more_than_the_seed():
+    from benchmark.engine.packed import PackError, check_packable
+
+    with pytest.raises(PackError, match=r"differs from seed 0 in \['stream'\]"):
+        check_packable([_spec(0), _spec(1, stream="b")])
+    with pytest.raises(PackError, match="distinct seeds"):
+        check_packable([_spec(0), _spec(0)])
+    with pytest.raises(PackError, match="compile"):
+        check_packable([_spec(0, schedule={"compile": True}), _spec(1, schedule={"compile": True})])
+
+
+def test_packed_forward_and_gradients_equal_each_model():
+    """One vmapped step on stacked models = the models' own steps (BN in training mode included),
+    in float64 so that the comparison is exact up to 1e-10 (in float32 BN amplifies rounding)."""
+    import torch
+    from benchmark.engine.packed import PackedModel
+    from benchmark.graphs import get_layout
+    from benchmark.models import build_model
+    from benchmark.models.speed import set_graph_impl
+
+    models = []
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)
+        models.append(set_graph_impl(build_model("stgcnpp", get_layout("ntu25"), 5, base_channels=8),
+                                      "matmul").double())
+    x = (torch.randn(3, 4, 2, 8, 25, 3) * torch.tensor([1.0, 0.01, 3.0]).view(3, 1, 1, 1, 1, 1)).double()
+    packed = PackedModel(models).train()
+    out = packed(x)
+    out.square().sum().backward()
+    for p, m in enumerate(models):
+        m.train()
+        ref = m(x[p])
+        ref.square().sum().backward()
+        torch.testing.assert_close(out[p], ref, atol=1e-10, rtol=1e-10)
+        for name, prm in m.named_parameters():
+            torch.testing.assert_close(packed.params[name].grad[p], prm.grad, atol=1e-10, rtol=1e-8)
+        # running statistics were updated per model
+        torch.testing.assert_close(packed.buffers["backbone.data_bn.bn.running_mean"][p],
+                                   m.backbone.data_bn.bn.running_mean, atol=1e-12, rtol=1e-10)
+
+
+def test_packed_cli_refuses_mixed_runs_with_a_clear_error(tiny_dataset, tmp_path):
+    from benchmark.engine.packed import PackError, main
+
+    with pytest.raises(PackError, match="differ in the seed alone"):
+        main(["--data", str(tiny_dataset), "--run", _spec(0).to_json(), str(tmp_path / "a"),
+              "--run", _spec(1, method="focal", method_id="focal").to_json(), str(tmp_path / "b")])
