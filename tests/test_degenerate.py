@@ -32,3 +32,18 @@ def test_note_for_record_reads_metrics_json():
     assert note_for_record(rec) is None
     assert note_for_record({"run": {"method_name": "brl"}, "meta": {"method_meta": {
         "options": {}, "resolved": {"rpm_mixed_per_batch": 0}}}}).startswith("brl is identical to brl without RPM")
+
+
+def test_report_notes_show_the_degenerate_case():
+    """The first screen's notes column says that EQL equals CE on such a profile."""
+    import pandas as pd
+
+    from benchmark.aggregate import RunRecord
+    from benchmark.report.overview import _notes
+
+    meta = {"method_meta": {"method": "eql", "options": {"variant": "seql"},
+                            "resolved": {"lambda": 0.005, "droppable_classes": [], "counts": [20, 10]}}}
+    rec = RunRecord(path="s/b/eql/j/seed0", run={"method": "eql", "method_name": "eql", "stream": "j"},
+                    metrics={}, meta=meta)
+    row = pd.Series({"selection": "last", "num_classes": 2, "balanced_acc_mean": 0.9})
+    assert "eql is identical to ce here" in _notes(row, [rec])

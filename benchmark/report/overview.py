@@ -83,6 +83,12 @@ def _notes(r: pd.Series, recs: Sequence[RunRecord]) -> str:
     if c and bal is not None and bal <= 1.5 / c:
         out.append(f"near chance (1/C = {100 / c:.0f}%)")
     for rec in recs:
+        # a method that reduces to another on this class profile (e.g. EQL with no class below λ = CE)
+        from methods._degenerate import note_for_record
+        if not str(rec.run.get("stream", "")).startswith("ens-"):
+            d = note_for_record({"run": rec.run, "meta": rec.meta})
+            if d:
+                out.append(d)
         for k in ("degenerate", "note", "notes"):
             v = rec.meta.get(k)
             if v and v is not True:
