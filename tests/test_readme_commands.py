@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 #: commands whose full run is slow or needs a job to wrap: the argv tail that replaces theirs
 STAND_INS = {"benchmark.bench": ["--help"],                 # a timing run of all backbones
-             "benchmark.gpu_slot": ["--n", "0", "--", "true"]}   # wraps a (here trivial) CPU job
+             "benchmark.gpu_slot": ["--n", "0", "--", "true"],   # wraps a (here trivial) CPU job
+             "benchmark.gpucheck": ["--help"]}                  # needs a GPU (tests/test_gpucheck.py: --device cpu)
 
 
 def documented_commands(text: str) -> list:
