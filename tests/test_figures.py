@@ -49,3 +49,18 @@ def test_zero_tail_error_is_printed_and_confusion_has_names():
     svg = figures.confusion(cm, "t", key="cm", class_order=np.array([2, 0, 1]), names=["walk", "sit", "wave"])
     assert "wave" in svg and "walk" in svg and "sit" in svg
     assert figures.LAYOUT_LOG == []
+
+
+def test_training_curves_read_the_test_monitor_column(tmp_path):
+    """epochs.csv names the 1-clip test-split monitor ``test_top1_monitor``; the details page plots it
+    (an empty monitor panel was the symptom of reading the old ``val_top1`` name)."""
+    from benchmark.aggregate import RunRecord
+    from benchmark.report.details import _load_epochs
+
+    run_dir = tmp_path / "s" / "b" / "ce" / "j" / "seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "epochs.csv").write_text("epoch,step,loss,lr,test_top1_monitor,test_balanced_acc_monitor,val_top1,"
+                                        "val_balanced_acc,seconds\n1,10,2.0,0.1,0.25,0.2,,,1.0\n2,20,1.5,0.05,0.5,0.4,,,1.0\n")
+    rec = RunRecord(path="s/b/ce/j/seed0", run={"stream": "j", "seed": 0}, metrics={}, meta={}, root=tmp_path)
+    df = _load_epochs(rec)
+    assert df["monitor_top1"].tolist() == [0.25, 0.5]

@@ -34,10 +34,16 @@ def _load_epochs(rec: RunRecord) -> Optional[pd.DataFrame]:
     df = pd.read_csv(p)
     if "epoch" not in df.columns:
         return None
-    for c in ("loss", "val_top1"):
+    # the 1-clip test-split monitor: ``test_top1_monitor`` (epochs.csv before that name: ``val_top1``,
+    # which now means the held-out validation split)
+    if "test_top1_monitor" in df.columns:
+        df["monitor_top1"] = df["test_top1_monitor"]
+    elif "val_top1" in df.columns and "val_balanced_acc" in df.columns and "test_balanced_acc_monitor" not in df.columns:
+        df["monitor_top1"] = df["val_top1"]
+    for c in ("loss", "monitor_top1"):
         if c not in df.columns:
             df[c] = np.nan
-    df = df[["epoch", "loss", "val_top1"]].copy()
+    df = df[["epoch", "loss", "monitor_top1"]].copy()
     df["stream"], df["seed"] = rec.run["stream"], rec.run["seed"]
     return df
 

@@ -287,7 +287,7 @@ def training_curves(df: pd.DataFrame, streams: Sequence[str], key: str) -> str:
     """Loss and monitoring top-1 per epoch, one line per stream (mean over seeds, band = min…max);
     the first :data:`MAX_HIGHLIGHT` streams in colour, the rest grey.
 
-    ``df`` columns: stream, seed, epoch, loss, val_top1 (fraction or NaN)."""
+    ``df`` columns: stream, seed, epoch, loss, monitor_top1 (fraction or NaN)."""
     apply_style()
     hl = list(streams)[:MAX_HIGHLIGHT]
     pal = palette(hl)
@@ -295,7 +295,7 @@ def training_curves(df: pd.DataFrame, streams: Sequence[str], key: str) -> str:
     handles = {}
     for s in [s for s in streams if s not in hl] + hl:
         d = df[df["stream"] == s]
-        for ax, col, scale in ((a1, "loss", 1.0), (a2, "val_top1", 100.0)):
+        for ax, col, scale in ((a1, "loss", 1.0), (a2, "monitor_top1", 100.0)):
             g = d.groupby("epoch")[col].agg(["mean", "min", "max"]).dropna()
             if g.empty:
                 continue
