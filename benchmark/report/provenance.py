@@ -29,7 +29,9 @@ def provenance(records: Sequence[RunRecord], config: Optional[Path]) -> dict:
         m = str(r.run["method"])
         if m in settings or str(r.run["stream"]).startswith("ens-"):
             continue
-        settings[m] = json.dumps({"fidelity": r.run["fidelity"], "method_meta": r.meta.get("method_meta"),
+        # every fidelity flag with its value, and the recipe the run followed (docs/fidelity.md)
+        settings[m] = json.dumps({"fidelity": r.run["fidelity"], "fidelity_flags": r.meta.get("fidelity_flags"),
+                                  "recipe": r.meta.get("recipe"), "method_meta": r.meta.get("method_meta"),
                                   "schedule": r.meta.get("schedule")}, indent=1, sort_keys=True, default=str)
     total = sum(num(r.meta.get("wall_time_s")) or 0.0 for r in records if not str(r.run["stream"]).startswith("ens-"))
     return {
