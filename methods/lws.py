@@ -11,16 +11,12 @@ a row) with CE; lr 0.2 at batch 512 scaled linearly, cosine over the stage-2 ite
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
-
-import numpy as np
 import torch
 import torch.nn as nn
 
 from methods import register_method
-from methods._base import Method
-from methods._formulas import freeze_backbone_eval, load_stage1, lr_scale_for, stage2_schedule
-from methods._samplers import class_aware_epoch_indices
+from methods._formulas import freeze_backbone_eval, load_stage1, stage2_schedule
+from methods.crt import ClassifierRetraining
 
 NAME = "lws"
 VERSION = "1"
@@ -46,10 +42,9 @@ class ScaledHead(nn.Module):
 
 
 @register_method
-class LearnableWeightScaling(Method):
-    DEFAULTS: Dict[str, Any] = {"lr_at_512": 0.2, "samples_per_class": 4, "sampler": "class_aware",
-                                "recipe_lr0": None}
-    OFFICIAL_CODE: Dict[str, Any] = {}
+class LearnableWeightScaling(ClassifierRetraining):
+    """cRT's stage 2 (class-aware sampler, lr, frozen backbone in eval mode) with the classifier kept
+    and frozen, and only the per-class scales learnt."""
 
     @classmethod
     def schedule(cls, runner_epochs: int, repeat: int) -> tuple:
@@ -60,15 +55,3 @@ class LearnableWeightScaling(Method):
         freeze_backbone_eval(model)
         if not isinstance(model.head, ScaledHead):
             model.head = ScaledHead(model.head, self.ctx.num_classes).to(next(model.parameters()).device)
-
-    def param_groups(self, model: nn.Module, weight_decay: float) -> List[Dict[str, Any]]:
-        lr = float(self.options["lr_at_512"]) * self.ctx.batch_size / 512.0
-        scale = lr_scale_for(lr, self.ctx, self.options["recipe_lr0"])
-        return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay,
-                 "lr": lr, "lr_scale": scale}]
-
-    def epoch_indices(self, labels: np.ndarray, epoch: int, rng: np.random.Generator) -> np.ndarray:
-        if self.options["sampler"] == "instance":
-            return super().epoch_indices(labels, epoch, rng)
-        return class_aware_epoch_indices(labels, self.ctx.num_classes, self.ctx.repeat, rng,
-                                         int(self.options["samples_per_class"]))
