@@ -110,6 +110,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_pack(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmark.engine.config import RunSpec
+    from benchmark.engine.packed import train_group
+
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads {args.threads}: must be at least 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"[train] threads: --threads {args.threads}, torch intra-op threads {torch.get_num_threads()}",
+          file=sys.stderr)
+    specs = [RunSpec.from_json(Path(s[1:]).read_text() if s.startswith("@") else s) for s, _, _ in args.run]
+    recs = train_group(specs, Path(args.data), Path(args.split) if args.split else None,
+                       [Path(o) for _, o, _ in args.run], [Path(c) for _, _, c in args.run], device=args.device,
+                       progress=not args.no_progress, keep_checkpoint=args.keep_checkpoint)
+    for spec, rec in zip(specs, recs):
+        m = rec["metrics"]
+        print(f"[train] {spec.split_id} {spec.backbone} {spec.method_id} {spec.stream} seed{spec.seed}: "
+              f"top1 {m['top1']:.4f} balanced {m['balanced_acc']:.4f}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -159,6 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep-checkpoint", action="store_true",
                    help="keep the resumable last.pt after the run finished (default: remove it)")
     s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("train-pack", help="train runs that differ only in the seed together, as one packed model")
+    s.add_argument("--data", required=True)
+    s.add_argument("--split", help="training list (default: the whole training split)")
+    s.add_argument("--run", nargs=3, action="append", required=True, metavar=("SPEC", "OUT", "CKPT"),
+                   help="one run: spec (JSON or @file), output folder, checkpoint folder; repeat per seed")
+    s.add_argument("--device")
+    s.add_argument("--threads", type=int)
+    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--keep-checkpoint", action="store_true")
+    s.set_defaults(fn=cmd_train_pack)
     return p
 
 

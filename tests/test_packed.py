@@ -28,7 +28,8 @@ def test_packed_runs_equal_separate_runs(tiny_dataset, tmp_path, method, stream)
 
     specs = [_spec(s, method=method, method_id=method, stream=stream) for s in (0, 3)]
     outs = [tmp_path / "packed" / f"seed{s.seed}" for s in specs]
-    packed = train_packed(specs, tiny_dataset, None, outs, device="cpu")
+    packed = train_packed(specs, tiny_dataset, None, outs, [tmp_path / "pk" / f"seed{s.seed}" for s in specs],
+                          device="cpu")
     for spec, out, rec in zip(specs, outs, packed):
         sep = train_run(spec, tiny_dataset, None, tmp_path / "sep" / f"seed{spec.seed}",
                         tmp_path / "ckpt" / f"seed{spec.seed}", progress=False)
@@ -38,7 +39,9 @@ def test_packed_runs_equal_separate_runs(tiny_dataset, tmp_path, method, stream)
         np.testing.assert_allclose(a["clip_logits"], b["clip_logits"], atol=2e-3, rtol=1e-3)
         assert (a["names"] == b["names"]).all()
         assert rec["meta"]["config_hash"] == sep["meta"]["config_hash"]
-        assert rec["meta"]["packed"] == {"seeds": [0, 3], "size": 2}
+        assert {k: rec["meta"]["packed"][k] for k in ("seeds", "size", "kind")} == \
+            {"seeds": [0, 3], "size": 2, "kind": "channel"}
+        assert rec["meta"]["run_id"] == sep["meta"]["run_id"]         # the same run, whichever way trained
         assert json.loads((out / "metrics.json").read_text())["run"]["seed"] == spec.seed
     # the two seeds really are different runs
     p0 = np.load(outs[0] / "test_probs.npz")["probs"]
@@ -87,9 +90,39 @@ def test_packed_forward_and_gradients_equal_each_model():
                                    m.backbone.data_bn.bn.running_mean, atol=1e-12, rtol=1e-10)
 
 
-def test_packed_cli_refuses_mixed_runs_with_a_clear_error(tiny_dataset, tmp_path):
-    from benchmark.engine.packed import PackError, main
+def test_train_pack_cli_trains_mixed_runs_one_after_the_other(tiny_dataset, tmp_path, capsys):
+    """Runs that cannot be packed are not refused: the command says why and trains them separately."""
+    from benchmark.cli import main
 
-    with pytest.raises(PackError, match="differ in the seed alone"):
-        main(["--data", str(tiny_dataset), "--run", _spec(0).to_json(), str(tmp_path / "a"),
-              "--run", _spec(1, method="focal", method_id="focal").to_json(), str(tmp_path / "b")])
+    runs = [(_spec(0), "a"), (_spec(1, method="focal", method_id="focal"), "b")]
+    args = ["train-pack", "--data", str(tiny_dataset), "--no-progress"]
+    for spec, name in runs:
+        args += ["--run", spec.to_json(), str(tmp_path / name), str(tmp_path / "ckpt" / name)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "not packing seeds [0, 1]" in err and "differ in the seed alone" in err
+    for spec, name in runs:
+        rec = json.loads((tmp_path / name / "metrics.json").read_text())
+        assert rec["run"]["method"] == spec.method_id and "packed" not in rec["meta"]
+
+
+def test_interrupted_pack_resumes_to_the_uninterrupted_result(tiny_dataset, tmp_path):
+    """Each packed run checkpoints on its own after every runner epoch: a pack stopped after epoch 1
+    and started again ends where an uninterrupted pack ends."""
+    from benchmark.engine.packed import train_packed
+
+    specs = [_spec(s, method="brl", method_id="brl") for s in (0, 1)]
+
+    def run(tag, stop=None):
+        outs = [tmp_path / tag / f"seed{s.seed}" for s in specs]
+        ckpts = [tmp_path / tag / "ckpt" / f"seed{s.seed}" for s in specs]
+        return train_packed(specs, tiny_dataset, None, outs, ckpts, device="cpu", stop_after_epochs=stop), outs
+
+    (first, _) = run("resumed", stop=1)
+    assert all(r == {"interrupted": True, "epoch": 1} for r in first)
+    assert (tmp_path / "resumed" / "ckpt" / "seed0" / "last.pt").exists()
+    _, outs_resumed = run("resumed")
+    _, outs_full = run("full")
+    for a, b in zip(outs_resumed, outs_full):
+        np.testing.assert_allclose(np.load(a / "test_probs.npz")["probs"], np.load(b / "test_probs.npz")["probs"],
+                                   atol=1e-6)

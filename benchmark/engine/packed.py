@@ -17,29 +17,33 @@ over P models. What stays per run:
   gradient ∂L_p/∂θ_p for the p-th slice, and SGD with momentum, Nesterov and weight decay is
   elementwise, so one SGD over the stacked tensors equals P separate SGDs with the same schedule.
 
+How the P models become one: :func:`make_packed` prefers *channel packing*
+(``benchmark.models.packing``: one dense model P times as wide with block-diagonal weights, which
+on a CPU runs small widths faster than P separate models), and falls back to the vmap packing of
+:class:`PackedModel` (grouped kernels) for architectures the channel packer does not know.
+
 The outputs (metrics.json, test_probs.npz, epochs.csv, model.pt) are those of the separate runs
-up to float rounding (tests/test_packed.py compares them). Packed training does not checkpoint
-mid-run (a killed pack restarts), does not compile, and refuses methods that change the model
-after each step or use randomness inside the model (dropout), which would break the equivalence.
+up to float rounding (tests/test_packed.py compares them), because every run's batches, epoch
+ends, checkpoints and outputs are made by the same ``RunTrainer`` code as a separate run's. Each
+run checkpoints after every runner epoch and resumes (packed or alone) from there. Packing refuses
+compiled runs, methods that change the model after each step or start from a stage-1 model, and
+randomness inside the model (dropout), which would break the equivalence;
+:func:`train_group` then trains the runs one after the other.
+
+Command line: ``python -m benchmark train-pack --data D --split S --run SPEC OUT CKPT …``.
 """
 from __future__ import annotations
 
 import copy
-import csv
-import io
-import math
 import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 import torch
 
-from benchmark.data import transforms as T
-from benchmark.engine.config import ENGINE_VERSION, ConfigError, RunSpec, cosine_lr
-from benchmark.io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
-from benchmark.models.speed import autocast, speed_setup, training_options
+from benchmark.engine.config import ConfigError, RunSpec
+from benchmark.models.speed import autocast
 
 
 class PackError(ConfigError):
@@ -113,6 +117,16 @@ class PackedModel:
             m.train(mode)
         return self
 
+    @property
+    def slots(self) -> Dict[str, List[tuple]]:
+        return {n: [(p,) for p in range(len(self.models))] for n in self.params}
+
+    def named_packed_parameters(self):
+        return self.params.items()
+
+    def store_models(self, models) -> List[torch.nn.Module]:
+        return self.unpack()
+
     @torch.no_grad()
     def unpack(self) -> List[torch.nn.Module]:
         """Copy the stacked state back into the P separate models and return them."""
@@ -124,192 +138,110 @@ class PackedModel:
         return self.models
 
 
+def make_packed(models: Sequence[torch.nn.Module]):
+    """The fastest exact packing the models allow: channel packing (one dense model with
+    block-diagonal weights, ``benchmark.models.packing``) where every module is supported, else
+    vmap over stacked parameters."""
+    from benchmark.models.packing import ChannelPackedModel, UnsupportedPacking
+    try:
+        return ChannelPackedModel(models), "channel"
+    except UnsupportedPacking:
+        return PackedModel(models), "vmap"
+
+
 def train_packed(specs: Sequence[RunSpec], data_dir: Path, split_file: Optional[Path], out_dirs: Sequence[Path],
-                 device: Optional[str] = None, progress: bool = False) -> List[Dict]:
+                 ckpt_dirs: Optional[Sequence[Path]] = None, device: Optional[str] = None, progress: bool = False,
+                 keep_checkpoint: bool = False, stop_after_epochs: Optional[int] = None) -> List[Dict]:
     """Train the runs of ``specs`` (equal but for the seed) as one packed model and write each
     run's outputs into its ``out_dirs`` entry, exactly as :func:`benchmark.engine.train.train_run`
-    does for a single run. Returns the P metrics records."""
+    does for a single run: the same :class:`~benchmark.engine.train.RunTrainer` builds each run's
+    batches, closes its epochs (monitor, validation, selection, per-run checkpoint) and writes its
+    outputs. After every runner epoch the packed weights and momentum go back into the runs' own
+    models and optimisers, so each run checkpoints, and resumes, on its own.
+    Returns the P metrics records."""
     from benchmark.data.canonical import load_dataset
-    from benchmark.engine.train import (SplitTensors, _bar, _build, _step_generator, code_version, evaluate,
-                                        hardware_info, pick_device, resolve_split)
+    from benchmark.engine.train import RunTrainer, _bar, apply_lr
+    from benchmark.models.packing import pack_momentum, unpack_momentum
 
     specs = list(specs)
     check_packable(specs)
     if len(out_dirs) != len(specs):
         raise PackError(f"need one output folder per run: {len(specs)} specs, {len(out_dirs)} folders")
+    ckpt_dirs = list(ckpt_dirs) if ckpt_dirs is not None else [Path(o) / ".ckpt" for o in out_dirs]
     t_start = time.time()
-    dev = pick_device(device)
-    spec0 = specs[0]
-    sch = spec0.schedule
     ds = load_dataset(data_dir)
-    train_idx, test_idx = resolve_split(ds, spec0.benchmark, Path(split_file) if split_file else None)
-    train = SplitTensors(ds, train_idx, dev)
-    layout = ds.layout
-    built = [_build(s, ds, train.labels, None, dev) for s in specs]
-    methods_ = [b[0] for b in built]
-    models = [b[1] for b in built]
-    ctxs = [b[2] for b in built]
-    if methods_[0].STAGE1:
-        raise PackError(f"method '{spec0.method}' starts from a stage-1 model; train it separately")
-    for m in methods_:
-        if _overrides(m, "after_step"):
-            raise PackError(f"method '{spec0.method}' changes the model after each step; train it separately")
-    if len({(c.runner_epochs, c.iters_per_epoch) for c in ctxs}) != 1:
+    trs = [RunTrainer(s, data_dir, split_file, o, c, device=device, progress=False, keep_checkpoint=keep_checkpoint,
+                      dataset=ds) for s, o, c in zip(specs, out_dirs, ckpt_dirs)]
+    tr0 = trs[0]
+    if tr0.method.STAGE1:
+        raise PackError(f"method '{tr0.spec.method}' starts from a stage-1 model; train it separately")
+    if _overrides(tr0.method, "after_step"):
+        raise PackError(f"method '{tr0.spec.method}' changes the model after each step; train it separately")
+    if len({(t.ctx.runner_epochs, t.ctx.iters_per_epoch) for t in trs}) != 1:
         raise PackError("the runs' samplers give different epoch lengths; train them separately")
-    ctx = ctxs[0]
-    speed = training_options(sch.precision, False, dev)
-    for m in models:
-        speed_setup(m, speed)
-    packed = PackedModel(models)
-    groups = _stacked_param_groups(methods_, models, packed.params, sch.weight_decay)
+    if len({t.start_epoch for t in trs}) != 1:
+        raise PackError("the runs' checkpoints stopped after different epochs "
+                        f"({[t.start_epoch for t in trs]}); train them separately")
+    ctx, sch, dev, P = tr0.ctx, tr0.sch, tr0.dev, len(trs)
+    models = [t.model for t in trs]
+    packed, kind = make_packed(models)
+    named = dict(packed.named_packed_parameters())
+    groups = _stacked_param_groups([t.method for t in trs], models, named, sch.weight_decay)
     optimizer = torch.optim.SGD(groups, lr=sch.lr0, momentum=sch.momentum, nesterov=sch.nesterov)
-    aug_cfg = T.AugmentConfig(scale=spec0.augment.scale, rotate=spec0.augment.rotate, flip_p=spec0.augment.flip_p,
-                              mode="2d" if ds.meta.coords != "xyz" else "3d")
-    total = ctx.total_iters if ctx.runner_epochs > 0 else 0
-    test = SplitTensors(ds, test_idx, dev)
-    P = len(specs)
-    logs: List[List[Dict]] = [[] for _ in specs]
-    train_seconds = 0.0
-    for epoch in range(ctx.runner_epochs):
+    pack_momentum(packed, optimizer, [t.optimizer for t in trs], models)
+    done_here = 0
+    for epoch in range(tr0.start_epoch, ctx.runner_epochs):
         t0 = time.time()
         packed.train()
-        orders = [m.epoch_indices(train.labels, epoch, np.random.default_rng([s.seed, epoch]))
-                  for m, s in zip(methods_, specs)]
+        orders = [t.epoch_order(epoch) for t in trs]
         if len({len(o) for o in orders}) != 1:
             raise PackError(f"the runs' samplers give epochs of different sizes in epoch {epoch + 1}; "
                             "train them separately")
-        orders_t = [torch.from_numpy(np.ascontiguousarray(o)).to(dev) for o in orders]
-        n_order = len(orders[0])
         loss_sum = torch.zeros(P, device=dev)
         n_losses = 0
         for it in _bar(range(ctx.iters_per_epoch), progress, desc=f"packed epoch {epoch + 1}/{ctx.runner_epochs}"):
             step = epoch * ctx.iters_per_epoch + it
-            lr = cosine_lr(sch.lr0, step, total)
-            for g in optimizer.param_groups:
-                g_lr = cosine_lr(g["lr0"], step, total) if "lr0" in g else lr
-                g["lr"] = g_lr * g.get("lr_scale", 1.0)
-            lo, hi = it * sch.batch_size, min((it + 1) * sch.batch_size, n_order)
-            if hi <= lo:
+            apply_lr(optimizer, sch.lr0, step, tr0.total)
+            batches = [t.batch(o, it, step) for t, o in zip(trs, orders)]
+            if batches[0] is None:
                 continue
-            xs, tgts = [], []
-            for p, (s, method) in enumerate(zip(specs, methods_)):
-                bt = orders_t[p][lo:hi]
-                gen = _step_generator(s.seed, step, dev)
-                frames_b = train.frames_t[bt]
-                fidx = T.train_frame_indices_device(frames_b, sch.clip_len, gen)
-                aug = T.augment_params(hi - lo, aug_cfg, gen, dev) if s.augment.enabled else None
-                x = T.make_clips(train.joints[bt], frames_b, fidx, s.stream, layout, aug, coords=train.coords)
-                x, targets = method.transform_batch(x, train.labels_t[bt], step, gen)
-                xs.append(x)
-                tgts.append(targets)
+            xs = [b[0] for b in batches]
             if len({tuple(x.shape) for x in xs}) != 1:
                 raise PackError("the runs' batches have different shapes after the method's transform; "
                                 "train them separately")
-            with autocast(dev, speed.precision):
-                logits = packed(torch.stack(xs))
-            logits = logits.float()
-            losses = torch.stack([m.loss(logits[p], tgts[p], step) for p, m in enumerate(methods_)])
+            with autocast(dev, tr0.speed.precision):
+                logits = packed(torch.stack(xs)).float()
+            losses = torch.stack([t.method.loss(logits[p], b[1], step) for p, (t, b) in enumerate(zip(trs, batches))])
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
             optimizer.step()
             loss_sum += losses.detach()
             n_losses += 1
-        train_seconds += time.time() - t0
-        epoch_loss = (loss_sum / max(n_losses, 1)).tolist()          # the epoch's one sync
-        for p, s in enumerate(specs):
-            if n_losses and not math.isfinite(epoch_loss[p]):
-                raise FloatingPointError(f"non-finite loss in runner epoch {epoch + 1} of seed {s.seed}; "
-                                         "lower the learning rate or check the data")
-        do_val = sch.val_every and ((epoch + 1) % sch.val_every == 0 or epoch + 1 == ctx.runner_epochs)
-        unpacked = packed.unpack() if do_val else None
-        for p, s in enumerate(specs):
-            row = {"epoch": epoch + 1, "step": (epoch + 1) * ctx.iters_per_epoch,
-                   "loss": epoch_loss[p] if n_losses else float("nan"),
-                   "lr": cosine_lr(sch.lr0, (epoch + 1) * ctx.iters_per_epoch - 1, total), "val_top1": None,
-                   "val_balanced_acc": None, "seconds": round((time.time() - t0) / P, 3)}
-            if do_val:
-                pr, _ = evaluate(unpacked[p], methods_[p], test, s, layout, 1, dev, desc="monitor")
-                pred = pr.argmax(1)
-                row["val_top1"] = float((pred == test.labels).mean())
-                per_class = [float((pred[test.labels == c] == c).mean()) for c in np.unique(test.labels)]
-                row["val_balanced_acc"] = float(np.mean(per_class))
-            logs[p].append(row)
-        print(f"[packed] epoch {epoch + 1}/{ctx.runner_epochs} loss "
-              + " ".join(f"{l:.4f}" for l in epoch_loss), file=sys.stderr)
-
-    from benchmark.metrics import compute_metrics
-
-    models = packed.unpack()
-    records = []
-    for p, (s, method, model) in enumerate(zip(specs, methods_, models)):
-        t_test = time.time()
-        probs, clip_logits = evaluate(model, method, test, s, layout, sch.test_clips, dev, progress=progress)
-        test_seconds = time.time() - t_test
-        metrics = compute_metrics(probs, test.labels, np.bincount(train.labels, minlength=ds.meta.num_classes))
-        n_train_clips = ctx.runner_epochs * ctx.iters_per_epoch * sch.batch_size
-        share = train_seconds / P
-        record = {
-            "run": {"dataset": s.dataset, "benchmark": s.benchmark, "split": s.split_id, "backbone": s.backbone,
-                    "method": s.method_id, "method_name": s.method, "stream": s.stream, "seed": s.seed,
-                    "fidelity": s.fidelity, "selection": "last"},
-            "metrics": metrics,
-            "meta": {"wall_time_s": round((time.time() - t_start) / P, 2), "train_seconds": round(share, 2),
-                     "test_seconds": round(test_seconds, 2), "hardware": hardware_info(dev), "device": str(dev),
-                     "code_version": code_version(), "config_hash": s.config_hash, "spec": s.to_dict(),
-                     "schedule": s.to_dict()["schedule"], "augment": s.to_dict()["augment"],
-                     "backbone_options": dict(s.backbone_options), "method_meta": method.metadata(),
-                     "engine_version": ENGINE_VERSION,
-                     "precision": speed.precision, "compile": False, "deterministic": sch.deterministic,
-                     "speed": {"precision": speed.precision, "compile": False, "channels_last": speed.channels_last,
-                               "graph_impl": speed.graph_impl},
-                     "packed": {"seeds": [x.seed for x in specs], "size": P},
-                     "iters_per_epoch": ctx.iters_per_epoch, "runner_epochs": ctx.runner_epochs,
-                     "train_size": int(len(train)), "test_size": int(len(test)),
-                     "train_samples_per_s": round(n_train_clips / share, 2) if share > 0 else None,
-                     "test_samples_per_s": round(len(test) / test_seconds, 2) if test_seconds > 0 else None,
-                     "monitor": "1-clip pass on the test split after each runner epoch: a curve only, never used "
-                                "for model selection (selection = last)"},
-        }
-        out = Path(out_dirs[p])
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_torch_save(out / "model.pt", {"model": model.state_dict(), "config_hash": s.config_hash})
-        atomic_save_npz(out / "test_probs.npz", probs=probs.astype(np.float32), labels=test.labels,
-                        clip_logits=clip_logits.astype(np.float32), names=test.names.astype(str))
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=["epoch", "step", "loss", "lr", "val_top1", "val_balanced_acc", "seconds"])
-        w.writeheader()
-        for r in logs[p]:
-            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-        atomic_write_text(out / "epochs.csv", buf.getvalue())
-        atomic_write_json(out / "metrics.json", record)
-        records.append(record)
-    return records
+        seconds = (time.time() - t0) / P
+        packed.store_models(models)
+        unpack_momentum(packed, optimizer, [t.optimizer for t in trs], models)
+        for p, t in enumerate(trs):
+            t.end_epoch(epoch, loss_sum[p], n_losses, seconds)
+        done_here += 1
+        if stop_after_epochs is not None and done_here >= stop_after_epochs:
+            return [{"interrupted": True, "epoch": epoch + 1} for _ in trs]
+    info = {"packed": {"seeds": [s.seed for s in specs], "size": P, "kind": kind,
+                       "wall_time_s": round(time.time() - t_start, 2)}}
+    return [t.finish(extra_meta=info) for t in trs]
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m benchmark.engine.packed --data D [--split S] --run SPEC OUT [--run SPEC OUT ...]``
-    (SPEC: JSON or @file, as for ``python -m benchmark train``)."""
-    import argparse
+def train_group(specs: Sequence[RunSpec], data_dir: Path, split_file: Optional[Path], out_dirs: Sequence[Path],
+                ckpt_dirs: Sequence[Path], device: Optional[str] = None, progress: bool = False,
+                keep_checkpoint: bool = False) -> List[Dict]:
+    """Train a group of runs packed where they can be, else one after the other (same outputs
+    either way); the reason for not packing is printed. What the workflow's packed job calls."""
+    from benchmark.engine.train import train_run
 
-    p = argparse.ArgumentParser(prog="python -m benchmark.engine.packed",
-                                description="train runs that differ only in the seed as one packed model")
-    p.add_argument("--data", required=True)
-    p.add_argument("--split", help="training list (default: the whole training split)")
-    p.add_argument("--run", nargs=2, action="append", metavar=("SPEC", "OUT"), required=True,
-                   help="run spec (JSON or @file) and its output folder; repeat per seed")
-    p.add_argument("--device")
-    p.add_argument("--threads", type=int)
-    a = p.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    specs = [RunSpec.from_json(Path(s[1:]).read_text() if s.startswith("@") else s) for s, _ in a.run]
-    recs = train_packed(specs, Path(a.data), Path(a.split) if a.split else None, [Path(o) for _, o in a.run],
-                        device=a.device)
-    for s, r in zip(specs, recs):
-        print(f"[packed] {s.split_id} {s.backbone} {s.method_id} {s.stream} seed{s.seed}: "
-              f"top1 {r['metrics']['top1']:.4f}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        return train_packed(specs, data_dir, split_file, out_dirs, ckpt_dirs, device=device, progress=progress,
+                            keep_checkpoint=keep_checkpoint)
+    except PackError as e:
+        print(f"[train] not packing seeds {[s.seed for s in specs]}: {e}; training them one after the other",
+              file=sys.stderr)
+    return [train_run(s, data_dir, split_file, o, c, device=device, progress=progress, keep_checkpoint=keep_checkpoint)
+            for s, o, c in zip(specs, out_dirs, ckpt_dirs)]

@@ -268,103 +268,254 @@ def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1
     return method, model, ctx
 
 
+def apply_lr(optimizer: torch.optim.Optimizer, lr0: float, step: int, total: int) -> float:
+    """Cosine learning rate of ``step`` into every parameter group; a method may give a group its own
+    base rate (``lr0``) or a factor (``lr_scale``). Returns the schedule's rate."""
+    lr = cosine_lr(lr0, step, total)
+    for g in optimizer.param_groups:
+        g_lr = cosine_lr(g["lr0"], step, total) if "lr0" in g else lr
+        g["lr"] = g_lr * g.get("lr_scale", 1.0)
+    return lr
+
+
+class RunTrainer:
+    """One run between its steps: data on the device, method, model, optimiser, selection tracker,
+    epoch log and checkpoint. :func:`train_run` drives one trainer; ``benchmark.engine.packed``
+    drives several through one packed model. Both use the same batches (:meth:`batch`), epoch ends
+    (:meth:`end_epoch`: monitor, validation, selection, checkpoint) and outputs (:meth:`finish`), so a
+    packed run writes exactly what a separate run writes.
+
+    The run resumes from ``ckpt_dir/last.pt`` only if that checkpoint has this run's identity
+    (``benchmark.engine.identity``); a finished run removes it unless ``keep_checkpoint``."""
+
+    def __init__(self, spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir: Path, ckpt_dir: Path,
+                 stage1: Optional[Path] = None, device: Optional[str] = None, progress: bool = True,
+                 keep_checkpoint: bool = False, dataset: Optional[CanonicalDataset] = None):
+        self.t_start = time.time()
+        self.spec, self.progress, self.keep_checkpoint = spec, progress, keep_checkpoint
+        self.dev = dev = pick_device(device)
+        self.out_dir, self.ckpt_dir = Path(out_dir), Path(ckpt_dir)
+        clean_partial_writes(self.out_dir, self.ckpt_dir)
+        self.ds = ds = dataset if dataset is not None else load_dataset(data_dir)
+        self.split_path = split_path = Path(split_file) if split_file else None
+        train_idx, test_idx = resolve_split(ds, spec.benchmark, split_path)
+        center = _center_joint(spec, ds)
+        self.train = SplitTensors(ds, train_idx, dev, center)
+        empty = np.flatnonzero(np.bincount(self.train.labels, minlength=ds.meta.num_classes) == 0)
+        if len(empty):
+            print(f"[train] warning: {split_path or 'the training split'}: {len(empty)} class(es) have no training "
+                  f"sample (e.g. class {int(empty[0])}); their test accuracy will be 0", file=sys.stderr)
+        val_idx, self.val_reason = build_validation(ds, spec.benchmark, train_idx)
+        self.rules = supported_rules(spec.fidelity, val_idx is not None)
+        self.tracker = SelectionTracker(self.rules)
+        stage1_state, self.stage1_id = None, None
+        if stage1:
+            s1 = safe_torch_load(Path(stage1), "cpu", what="stage-1 model")
+            stage1_state, self.stage1_id = s1["model"], s1.get("run_id")
+        self.split_digest = split_list_digest(split_path)
+        self.run_id = run_identity(spec.to_json(), ds.meta.checksums, self.split_digest, self.stage1_id)
+        self.method, self.model, self.ctx = _build(spec, ds, self.train.labels, stage1_state, dev)
+        self.speed = training_options(spec.schedule.precision, spec.schedule.compile, dev)
+        self.fwd = speed_setup(self.model, self.speed)       # the compiled wrapper, or the model itself
+        self.layout = ds.layout
+        self.sch = sch = spec.schedule
+        self.total = self.ctx.total_iters if self.ctx.runner_epochs > 0 else 0
+        self.aug_cfg = augment_config(spec, ds.meta.coords)
+        self.optimizer = torch.optim.SGD(self.method.param_groups(self.model, sch.weight_decay), lr=sch.lr0,
+                                         momentum=sch.momentum, nesterov=sch.nesterov)
+        self.log: List[Dict] = []
+        self.start_epoch = 0
+        self.ckpt_path = self.ckpt_dir / "last.pt"
+        state = load_resumable(self.ckpt_path, self.run_id, dev)
+        self.train_seconds = 0.0
+        if state is not None:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.start_epoch = state["epoch"]
+            self.log = state["log"]
+            self.train_seconds = state.get("train_seconds", 0.0)
+            self.tracker.load_state_dict(state.get("selection"))
+            print(f"[train] resuming from {self.ckpt_path} after runner epoch {self.start_epoch} (run {self.run_id})",
+                  file=sys.stderr)
+        else:
+            print(f"[train] starting run {self.run_id} from scratch", file=sys.stderr)
+        self.test = SplitTensors(ds, test_idx, dev, center)
+        self.val = SplitTensors(ds, val_idx, dev, center) if val_idx is not None else None
+
+    # ------------------------------------------------------------------ one epoch
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        """The sampler's sample order of ``epoch`` on the device (one upload per epoch)."""
+        order = self.method.epoch_indices(self.train.labels, epoch, np.random.default_rng([self.spec.seed, epoch]))
+        return torch.from_numpy(np.ascontiguousarray(order)).to(self.dev)
+
+    def batch(self, order_t: torch.Tensor, it: int, step: int):
+        """(clips, targets) of iteration ``it`` (global ``step``), or None past the epoch's end. Every
+        draw comes from a generator seeded by (seed, step): no host sync, resumable anywhere."""
+        spec, sch, train, method = self.spec, self.sch, self.train, self.method
+        lo, hi = it * sch.batch_size, min((it + 1) * sch.batch_size, len(order_t))
+        if hi <= lo:
+            return None
+        bt = order_t[lo:hi]
+        gen = _step_generator(spec.seed, step, self.dev)
+        frames_b = train.frames_t[bt]
+        fidx = T.train_frame_indices_device(frames_b, sch.clip_len, gen)
+        aug = T.augment_params(hi - lo, self.aug_cfg, gen, self.dev) if spec.augment.enabled else None
+        yb = train.labels_t[bt]
+        if getattr(method, "mix_stage", "input") == "joints":
+            # mix the (augmented) joints before the stream is computed (rpm_stage = joints)
+            box = {}
+
+            def _mix(xj):
+                xj, box["targets"] = method.transform_batch(xj, yb, step, gen)
+                return xj
+            x = T.make_clips(train.joints[bt], frames_b, fidx, spec.stream, self.layout, aug, coords=train.coords,
+                             pre_stream=_mix)
+            return x, box["targets"]
+        x = T.make_clips(train.joints[bt], frames_b, fidx, spec.stream, self.layout, aug, coords=train.coords)
+        return method.transform_batch(x, yb, step, gen)
+
+    def end_epoch(self, epoch: int, loss_sum: torch.Tensor, n_losses: int, seconds: float) -> Dict:
+        """Close runner epoch ``epoch`` (0-based): the epoch's one host read of the loss, the
+        monitor and validation passes, the selection tracker, and the atomic checkpoint."""
+        ctx, sch = self.ctx, self.sch
+        epoch_loss = float(loss_sum) / n_losses if n_losses else float("nan")   # the epoch's one sync
+        if n_losses and not math.isfinite(epoch_loss):
+            raise FloatingPointError(f"non-finite loss (mean {epoch_loss}) in runner epoch {epoch + 1} of "
+                                     f"seed {self.spec.seed}; lower the learning rate or check the data")
+        self.train_seconds += seconds
+        row = {"epoch": epoch + 1, "step": (epoch + 1) * ctx.iters_per_epoch, "loss": epoch_loss,
+               "lr": cosine_lr(sch.lr0, (epoch + 1) * ctx.iters_per_epoch - 1, self.total),
+               "test_top1_monitor": None, "test_balanced_acc_monitor": None, "val_top1": None,
+               "val_balanced_acc": None, "seconds": round(seconds, 3)}
+        if sch.val_every and ((epoch + 1) % sch.val_every == 0 or epoch + 1 == ctx.runner_epochs):
+            p, _ = evaluate(self.model, self.method, self.test, self.spec, self.layout, 1, self.dev, desc="monitor")
+            row["test_top1_monitor"], row["test_balanced_acc_monitor"] = _accuracies(p, self.test.labels)
+            if self.val is not None:
+                p, _ = evaluate(self.model, self.method, self.val, self.spec, self.layout, 1, self.dev,
+                                desc="validation")
+                row["val_top1"], row["val_balanced_acc"] = _accuracies(p, self.val.labels)
+            self.tracker.update(epoch + 1, row, self.model.state_dict())
+        self.log.append(row)
+        atomic_torch_save(self.ckpt_path, {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                                           "epoch": epoch + 1, "log": self.log, "config_hash": self.spec.config_hash,
+                                           "run_id": self.run_id, "train_seconds": self.train_seconds,
+                                           "selection": self.tracker.state_dict()})
+        print(f"[train] seed {self.spec.seed} epoch {epoch + 1}/{ctx.runner_epochs} loss {row['loss']:.4f} "
+              f"test monitor top1 {row['test_top1_monitor']} val bacc {row['val_balanced_acc']}", file=sys.stderr)
+        return row
+
+    # ------------------------------------------------------------------ the end
+    def finish(self, extra_meta: Optional[Dict] = None) -> Dict:
+        """Tune post-hoc options on the validation split, test every selection, write the outputs
+        (metrics.json last: its presence means a complete run) and drop the checkpoint."""
+        spec, sch, model, method, dev = self.spec, self.sch, self.model, self.method, self.dev
+        test, val, ctx = self.test, self.val, self.ctx
+        tuning = None
+        if val is not None and hasattr(method, "tune_on_validation"):
+            # post-hoc hyper-parameters (τ) chosen on the held-out split, never on the test split
+            _, _, vfeat = evaluate(model, method, val, spec, self.layout, sch.test_clips, dev, desc="tuning",
+                                   features=True)
+            tuning = method.tune_on_validation(model, torch.from_numpy(vfeat).to(dev), val.labels)
+        elif hasattr(method, "tune_on_validation"):
+            tuning = {"tuned": False, "reason": self.val_reason, "options": method.metadata()["options"]}
+        t_test = time.time()
+        out = evaluate(model, method, test, spec, self.layout, sch.test_clips, dev, progress=self.progress,
+                       features=sch.save_features)
+        probs, clip_logits = out[0], out[1]
+        test_seconds = time.time() - t_test
+        from benchmark.metrics import compute_metrics
+
+        from benchmark.data.splits import DEFAULT_GROUPS, counts_path_for_split, groups_from_counts_csv
+
+        groups = groups_from_counts_csv(counts_path_for_split(self.split_path)) if self.split_path else DEFAULT_GROUPS
+        train_counts = np.bincount(self.train.labels, minlength=self.ds.meta.num_classes)
+        metrics = compute_metrics(probs, test.labels, train_counts, groups=groups)
+        selections, sel_probs = self.tracker.test_all(
+            model, ctx.runner_epochs, probs,
+            lambda rule: evaluate(model, method, test, spec, self.layout, sch.test_clips, dev, desc=rule)[0],
+            lambda p: compute_metrics(p, test.labels, train_counts, groups=groups))
+        n_train_clips = ctx.runner_epochs * ctx.iters_per_epoch * sch.batch_size
+        speed, train_seconds = self.speed, self.train_seconds
+        record = {
+            "run": {"dataset": spec.dataset, "benchmark": spec.benchmark, "split": spec.split_id,
+                    "backbone": spec.backbone, "method": spec.method_id, "method_name": spec.method,
+                    "stream": spec.stream, "seed": spec.seed, "fidelity": spec.fidelity, "selection": "last"},
+            "metrics": metrics,
+            "selections": selections,
+            "meta": {"wall_time_s": round(time.time() - self.t_start, 2), "train_seconds": round(train_seconds, 2),
+                     "test_seconds": round(test_seconds, 2), "hardware": hardware_info(dev), "device": str(dev),
+                     "code_version": code_version(), "config_hash": spec.config_hash, "spec": spec.to_dict(),
+                     "run_id": self.run_id,
+                     "identity": {"data_checksums": dict(self.ds.meta.checksums),
+                                  "split_list_sha256": self.split_digest, "stage1_run_id": self.stage1_id},
+                     "schedule": spec.to_dict()["schedule"], "augment": spec.to_dict()["augment"],
+                     "backbone_options": dict(spec.backbone_options),
+                     "method_meta": method.metadata(), "engine_version": ENGINE_VERSION,
+                     "precision": speed.precision, "compile": speed.compile,
+                     "deterministic": spec.schedule.deterministic,
+                     "speed": {"precision": speed.precision, "compile": speed.compile,
+                               "channels_last": speed.channels_last, "graph_impl": speed.graph_impl},
+                     "iters_per_epoch": ctx.iters_per_epoch, "runner_epochs": ctx.runner_epochs,
+                     "train_size": int(len(self.train)), "test_size": int(len(test)),
+                     "train_samples_per_s": round(n_train_clips / train_seconds, 2) if train_seconds > 0 else None,
+                     "test_samples_per_s": round(len(test) / test_seconds, 2) if test_seconds > 0 else None,
+                     "monitor": "1-clip pass on the test split after each runner epoch (epochs.csv "
+                                "test_*_monitor): a curve only; only best_test (official_code mode, labelled "
+                                f"'{selection_label('best_test')}') selects on it",
+                     "selection_rules": self.rules, "validation": {"size": 0 if val is None else len(val),
+                                                                   "note": self.val_reason},
+                     "recipe": spec.recipe, "pipeline": dict(spec.pipeline),
+                     "fidelity_flags": fidelity_flags(spec, method),
+                     "posthoc_tuning": tuning, **(extra_meta or {})},
+        }
+        out_dir = self.out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_torch_save(out_dir / "model.pt", {"model": model.state_dict(), "config_hash": spec.config_hash,
+                                                 "run_id": self.run_id})
+        extra = {"features": out[2].astype(np.float32)} if sch.save_features else {}
+        atomic_save_npz(out_dir / "test_probs.npz", probs=probs.astype(np.float32), labels=test.labels,
+                        clip_logits=clip_logits.astype(np.float32), names=test.names.astype(str), **extra)
+        for rule, p_sel in sel_probs.items():
+            atomic_save_npz(out_dir / f"test_probs_{rule}.npz", probs=p_sel.astype(np.float32), labels=test.labels,
+                            names=test.names.astype(str))
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=EPOCH_COLUMNS)
+        w.writeheader()
+        for r in self.log:
+            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+        atomic_write_text(out_dir / "epochs.csv", buf.getvalue())
+        atomic_write_json(out_dir / "metrics.json", record)    # last: its presence means a complete run
+        if not self.keep_checkpoint and self.ckpt_path.exists():
+            self.ckpt_path.unlink()      # finished: a forced rerun trains again instead of resuming the end
+        return record
+
+
 def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir: Path, ckpt_dir: Path,
               stage1: Optional[Path] = None, device: Optional[str] = None, progress: bool = True,
               stop_after_epochs: Optional[int] = None, keep_checkpoint: bool = False) -> Dict:
     """Train (or resume) one run and write metrics.json, test_probs.npz, epochs.csv, model.pt.
 
-    The run resumes from ``ckpt_dir/last.pt`` only if that checkpoint has this run's identity
-    (``benchmark.engine.identity``); a finished run removes it unless ``keep_checkpoint``.
     ``stop_after_epochs`` interrupts after that many runner epochs of this invocation (tests)."""
-    t_start = time.time()
-    dev = pick_device(device)
-    out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
-    clean_partial_writes(out_dir, ckpt_dir)
-    ds = load_dataset(data_dir)
-    split_path = Path(split_file) if split_file else None
-    train_idx, test_idx = resolve_split(ds, spec.benchmark, split_path)
-    center = _center_joint(spec, ds)
-    train = SplitTensors(ds, train_idx, dev, center)
-    empty = np.flatnonzero(np.bincount(train.labels, minlength=ds.meta.num_classes) == 0)
-    if len(empty):
-        print(f"[train] warning: {split_path or 'the training split'}: {len(empty)} class(es) have no training "
-              f"sample (e.g. class {int(empty[0])}); their test accuracy will be 0", file=sys.stderr)
-    val_idx, val_reason = build_validation(ds, spec.benchmark, train_idx)
-    rules = supported_rules(spec.fidelity, val_idx is not None)
-    tracker = SelectionTracker(rules)
-    stage1_state, stage1_id = None, None
-    if stage1:
-        s1 = safe_torch_load(Path(stage1), "cpu", what="stage-1 model")
-        stage1_state, stage1_id = s1["model"], s1.get("run_id")
-    run_id = run_identity(spec.to_json(), ds.meta.checksums, split_list_digest(split_path), stage1_id)
-    method, model, ctx = _build(spec, ds, train.labels, stage1_state, dev)
-    speed = training_options(spec.schedule.precision, spec.schedule.compile, dev)
-    fwd = speed_setup(model, speed)       # the compiled wrapper, or the model itself
-    layout = ds.layout
-    sch = spec.schedule
-    total = ctx.total_iters if ctx.runner_epochs > 0 else 0
-    aug_cfg = augment_config(spec, ds.meta.coords)
-    optimizer = torch.optim.SGD(method.param_groups(model, sch.weight_decay), lr=sch.lr0, momentum=sch.momentum,
-                                nesterov=sch.nesterov)
-    log: List[Dict] = []
-    start_epoch = 0
-    ckpt_path = ckpt_dir / "last.pt"
-    state = load_resumable(ckpt_path, run_id, dev)
-    train_seconds = 0.0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch = state["epoch"]
-        log = state["log"]
-        train_seconds = state.get("train_seconds", 0.0)
-        tracker.load_state_dict(state.get("selection"))
-        print(f"[train] resuming from {ckpt_path} after runner epoch {start_epoch} (run {run_id})", file=sys.stderr)
-    else:
-        print(f"[train] starting run {run_id} from scratch", file=sys.stderr)
-    test = SplitTensors(ds, test_idx, dev, center)
-    val = SplitTensors(ds, val_idx, dev, center) if val_idx is not None else None
-
+    tr = RunTrainer(spec, data_dir, split_file, out_dir, ckpt_dir, stage1, device, progress, keep_checkpoint)
+    ctx, method, model, optimizer = tr.ctx, tr.method, tr.model, tr.optimizer
     done_here = 0
-    for epoch in range(start_epoch, ctx.runner_epochs):
+    for epoch in range(tr.start_epoch, ctx.runner_epochs):
         t0 = time.time()
         model.train()
-        order = method.epoch_indices(train.labels, epoch, np.random.default_rng([spec.seed, epoch]))
-        order_t = torch.from_numpy(np.ascontiguousarray(order)).to(dev)   # one upload per epoch
+        order_t = tr.epoch_order(epoch)
         # Loss accumulates on the device and is read once per epoch: no host sync inside the step.
-        loss_sum = torch.zeros((), device=dev)
+        loss_sum = torch.zeros((), device=tr.dev)
         n_losses = 0
         bar = _bar(range(ctx.iters_per_epoch), progress, desc=f"epoch {epoch + 1}/{ctx.runner_epochs}")
         for it in bar:
             step = epoch * ctx.iters_per_epoch + it
-            lr = cosine_lr(sch.lr0, step, total)
-            for g in optimizer.param_groups:
-                # a method may give a group its own base rate (lr0) or a factor (lr_scale)
-                g_lr = cosine_lr(g["lr0"], step, total) if "lr0" in g else lr
-                g["lr"] = g_lr * g.get("lr_scale", 1.0)
-            lo, hi = it * sch.batch_size, min((it + 1) * sch.batch_size, len(order))
-            if hi <= lo:
+            lr = apply_lr(optimizer, tr.sch.lr0, step, tr.total)
+            b = tr.batch(order_t, it, step)
+            if b is None:
                 continue
-            bt = order_t[lo:hi]
-            gen = _step_generator(spec.seed, step, dev)
-            frames_b = train.frames_t[bt]
-            fidx = T.train_frame_indices_device(frames_b, sch.clip_len, gen)
-            aug = T.augment_params(hi - lo, aug_cfg, gen, dev) if spec.augment.enabled else None
-            yb = train.labels_t[bt]
-            if getattr(method, "mix_stage", "input") == "joints":
-                # mix the (augmented) joints before the stream is computed (rpm_stage = joints)
-                box = {}
-
-                def _mix(xj, yb=yb, step=step, gen=gen, box=box):
-                    xj, box["targets"] = method.transform_batch(xj, yb, step, gen)
-                    return xj
-                x = T.make_clips(train.joints[bt], frames_b, fidx, spec.stream, layout, aug, coords=train.coords,
-                                 pre_stream=_mix)
-                targets = box["targets"]
-            else:
-                x = T.make_clips(train.joints[bt], frames_b, fidx, spec.stream, layout, aug, coords=train.coords)
-                x, targets = method.transform_batch(x, yb, step, gen)
-            with autocast(dev, speed.precision):
-                logits = fwd(x)
+            x, targets = b
+            with autocast(tr.dev, tr.speed.precision):
+                logits = tr.fwd(x)
             loss = method.loss(logits.float(), targets, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -374,104 +525,8 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
             n_losses += 1
             if progress and it % 10 == 0:
                 bar.set_postfix(lr=f"{lr:.4f}", refresh=False)
-        epoch_loss = float(loss_sum) / n_losses if n_losses else float("nan")   # the epoch's one sync
-        if n_losses and not math.isfinite(epoch_loss):
-            raise FloatingPointError(f"non-finite loss (mean {epoch_loss}) in runner epoch {epoch + 1}; "
-                                     "lower the learning rate or check the data")
-        train_seconds += time.time() - t0
-        row = {"epoch": epoch + 1, "step": (epoch + 1) * ctx.iters_per_epoch, "loss": epoch_loss,
-               "lr": cosine_lr(sch.lr0, (epoch + 1) * ctx.iters_per_epoch - 1, total),
-               "test_top1_monitor": None, "test_balanced_acc_monitor": None, "val_top1": None,
-               "val_balanced_acc": None, "seconds": round(time.time() - t0, 3)}
-        if sch.val_every and ((epoch + 1) % sch.val_every == 0 or epoch + 1 == ctx.runner_epochs):
-            p, _ = evaluate(model, method, test, spec, layout, 1, dev, desc="monitor")
-            row["test_top1_monitor"], row["test_balanced_acc_monitor"] = _accuracies(p, test.labels)
-            if val is not None:
-                p, _ = evaluate(model, method, val, spec, layout, 1, dev, desc="validation")
-                row["val_top1"], row["val_balanced_acc"] = _accuracies(p, val.labels)
-            tracker.update(epoch + 1, row, model.state_dict())
-        log.append(row)
-        atomic_torch_save(ckpt_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                      "epoch": epoch + 1, "log": log, "config_hash": spec.config_hash,
-                                      "run_id": run_id,
-                                      "train_seconds": train_seconds, "selection": tracker.state_dict()})
-        print(f"[train] epoch {epoch + 1}/{ctx.runner_epochs} loss {row['loss']:.4f} "
-              f"test monitor top1 {row['test_top1_monitor']} val bacc {row['val_balanced_acc']}", file=sys.stderr)
+        tr.end_epoch(epoch, loss_sum, n_losses, time.time() - t0)
         done_here += 1
         if stop_after_epochs is not None and done_here >= stop_after_epochs:
             return {"interrupted": True, "epoch": epoch + 1}
-
-    tuning = None
-    if val is not None and hasattr(method, "tune_on_validation"):
-        # post-hoc hyper-parameters (τ) chosen on the held-out split, never on the test split
-        _, _, vfeat = evaluate(model, method, val, spec, layout, sch.test_clips, dev, desc="tuning", features=True)
-        tuning = method.tune_on_validation(model, torch.from_numpy(vfeat).to(dev), val.labels)
-    elif hasattr(method, "tune_on_validation"):
-        tuning = {"tuned": False, "reason": val_reason, "options": method.metadata()["options"]}
-    t_test = time.time()
-    out = evaluate(model, method, test, spec, layout, sch.test_clips, dev, progress=progress,
-                   features=sch.save_features)
-    probs, clip_logits = out[0], out[1]
-    test_seconds = time.time() - t_test
-    from benchmark.metrics import compute_metrics
-
-    from benchmark.data.splits import DEFAULT_GROUPS, counts_path_for_split, groups_from_counts_csv
-
-    groups = groups_from_counts_csv(counts_path_for_split(split_file)) if split_file else DEFAULT_GROUPS
-    train_counts = np.bincount(train.labels, minlength=ds.meta.num_classes)
-    metrics = compute_metrics(probs, test.labels, train_counts, groups=groups)
-    selections, sel_probs = tracker.test_all(
-        model, ctx.runner_epochs, probs,
-        lambda rule: evaluate(model, method, test, spec, layout, sch.test_clips, dev, desc=rule)[0],
-        lambda p: compute_metrics(p, test.labels, train_counts, groups=groups))
-    n_train_clips = ctx.runner_epochs * ctx.iters_per_epoch * sch.batch_size
-    record = {
-        "run": {"dataset": spec.dataset, "benchmark": spec.benchmark, "split": spec.split_id,
-                "backbone": spec.backbone, "method": spec.method_id, "method_name": spec.method,
-                "stream": spec.stream, "seed": spec.seed, "fidelity": spec.fidelity, "selection": "last"},
-        "metrics": metrics,
-        "selections": selections,
-        "meta": {"wall_time_s": round(time.time() - t_start, 2), "train_seconds": round(train_seconds, 2),
-                 "test_seconds": round(test_seconds, 2), "hardware": hardware_info(dev), "device": str(dev),
-                 "code_version": code_version(), "config_hash": spec.config_hash, "spec": spec.to_dict(),
-                 "run_id": run_id,
-                 "identity": {"data_checksums": dict(ds.meta.checksums),
-                              "split_list_sha256": split_list_digest(split_path), "stage1_run_id": stage1_id},
-                 "schedule": spec.to_dict()["schedule"], "augment": spec.to_dict()["augment"],
-                 "backbone_options": dict(spec.backbone_options),
-                 "method_meta": method.metadata(), "engine_version": ENGINE_VERSION,
-                 "precision": speed.precision, "compile": speed.compile,
-                 "deterministic": spec.schedule.deterministic,
-                 "speed": {"precision": speed.precision, "compile": speed.compile,
-                           "channels_last": speed.channels_last, "graph_impl": speed.graph_impl},
-                 "iters_per_epoch": ctx.iters_per_epoch, "runner_epochs": ctx.runner_epochs,
-                 "train_size": int(len(train)), "test_size": int(len(test)),
-                 "train_samples_per_s": round(n_train_clips / train_seconds, 2) if train_seconds > 0 else None,
-                 "test_samples_per_s": round(len(test) / test_seconds, 2) if test_seconds > 0 else None,
-                 "monitor": "1-clip pass on the test split after each runner epoch (epochs.csv "
-                            "test_*_monitor): a curve only; only best_test (official_code mode, labelled "
-                            f"'{selection_label('best_test')}') selects on it",
-                 "selection_rules": rules, "validation": {"size": 0 if val is None else len(val),
-                                                          "note": val_reason},
-                 "recipe": spec.recipe, "pipeline": dict(spec.pipeline), "fidelity_flags": fidelity_flags(spec, method),
-                 "posthoc_tuning": tuning},
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_torch_save(out_dir / "model.pt", {"model": model.state_dict(), "config_hash": spec.config_hash,
-                                             "run_id": run_id})
-    extra = {"features": out[2].astype(np.float32)} if sch.save_features else {}
-    atomic_save_npz(out_dir / "test_probs.npz", probs=probs.astype(np.float32), labels=test.labels,
-                    clip_logits=clip_logits.astype(np.float32), names=test.names.astype(str), **extra)
-    for rule, p_sel in sel_probs.items():
-        atomic_save_npz(out_dir / f"test_probs_{rule}.npz", probs=p_sel.astype(np.float32), labels=test.labels,
-                        names=test.names.astype(str))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=EPOCH_COLUMNS)
-    w.writeheader()
-    for r in log:
-        w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-    atomic_write_text(out_dir / "epochs.csv", buf.getvalue())
-    atomic_write_json(out_dir / "metrics.json", record)    # last: its presence means a complete run
-    if not keep_checkpoint and ckpt_path.exists():
-        ckpt_path.unlink()         # finished: a forced rerun trains again instead of resuming the end
-    return record
+    return tr.finish()
