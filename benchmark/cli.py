@@ -99,10 +99,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec = RunSpec.from_json(Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec)
     print(f"[train] threads: --threads {args.threads}, torch intra-op threads {torch.get_num_threads()}",
           file=sys.stderr)
-    rec = train_run(spec, data_dir=Path(args.data), split_file=Path(args.split) if args.split else None,
-                    out_dir=Path(args.out), ckpt_dir=Path(args.ckpt), stage1=Path(args.stage1) if args.stage1 else None,
-                    device=args.device, progress=not args.no_progress,
-                    stop_after_epochs=args.stop_after_epochs, keep_checkpoint=args.keep_checkpoint)
+    rec = None
+    if args.from_pack:
+        from benchmark.engine.packed import take_packed_result
+        rec = take_packed_result(spec, Path(args.data), Path(args.split) if args.split else None,
+                                 Path(args.stage1) if args.stage1 else None, Path(args.from_pack), Path(args.out))
+    if rec is None:
+        rec = train_run(spec, data_dir=Path(args.data), split_file=Path(args.split) if args.split else None,
+                        out_dir=Path(args.out), ckpt_dir=Path(args.ckpt),
+                        stage1=Path(args.stage1) if args.stage1 else None, device=args.device,
+                        progress=not args.no_progress, stop_after_epochs=args.stop_after_epochs,
+                        keep_checkpoint=args.keep_checkpoint)
     if "metrics" in rec:
         m = rec["metrics"]
         print(f"[train] {spec.split_id} {spec.backbone} {spec.method_id} {spec.stream} seed{spec.seed}: "
@@ -181,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stop-after-epochs", type=int, help=argparse.SUPPRESS)
     s.add_argument("--keep-checkpoint", action="store_true",
                    help="keep the resumable last.pt after the run finished (default: remove it)")
+    s.add_argument("--from-pack", help="folder where a packed job (train-pack) wrote this run's result: take it "
+                   "if its run identity matches, else train")
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("train-pack", help="train runs that differ only in the seed together, as one packed model")

@@ -306,6 +306,46 @@ def runs(config: Dict[str, Any]) -> List[Run]:
     return list(seen.values())
 
 
+#: backbones the channel packer knows (benchmark.models.packing); others pack through vmap
+CHANNEL_PACKED_BACKBONES = ("stgcnpp",)
+#: ``pack_seeds: auto`` packs up to this base width: there packing 3 seeds measured faster than 3
+#: separate runs on a 2-core CPU (python -m benchmark.bench --packed 3; README, "Speed")
+PACK_AUTO_MAX_WIDTH = 16
+
+
+def pack_groups(config: Dict[str, Any]) -> Dict[str, Tuple[int, ...]]:
+    """Runs trained together as one packed job: ``split/backbone/method/stream`` → its seeds.
+
+    ``pack_seeds`` (default ``auto``): ``false`` never packs; ``true`` packs every group of two or
+    more seeds; ``auto`` packs only where it measured faster (ST-GCN++ up to base width
+    :data:`PACK_AUTO_MAX_WIDTH`). Stage-2 methods are trained separately (they start from their own
+    stage-1 model and may change the model after each step)."""
+    mode = config.get("pack_seeds", "auto")
+    if mode is False or str(mode).lower() == "false":
+        return {}
+    bbs = backbones(config)
+    groups: Dict[str, List[int]] = {}
+    for r in runs(config):
+        if r.method.stage1:
+            continue
+        groups.setdefault(f"{r.split.split_id}/{r.backbone}/{r.method.id}/{r.stream}", []).append(r.seed)
+    out = {}
+    for key, seeds in groups.items():
+        backbone = key.split("/")[1]
+        width = int(bbs[backbone].get("base_channels", 64))
+        if len(set(seeds)) < 2:
+            continue
+        if mode == "auto" and not (backbone in CHANNEL_PACKED_BACKBONES and width <= PACK_AUTO_MAX_WIDTH):
+            continue
+        out[key] = tuple(sorted(set(seeds)))
+    return out
+
+
+def pack_name(seeds: Sequence[int]) -> str:
+    """The pack folder's name: ``seeds0-1-2``."""
+    return "seeds" + "-".join(str(s) for s in seeds)
+
+
 def method_seeds(config: Dict[str, Any], m: MethodDef) -> List[int]:
     return [int(x) for x in (m.seeds or config["seeds"])]
 

@@ -257,3 +257,33 @@ def test_experiment_defaults_to_the_config_name_and_can_be_set(tmp_path):
     assert "results/my_study/runs/synthetic_default_lt4/" in out and "reports/my_study" in out
     out = snakemake(["-n", "--configfile", str(cfg_path), "--config", "experiment=other"], cwd=tmp_path).stdout
     assert "results/other/runs/" in out and "results/my_study/" not in out
+
+
+@pytest.mark.slow
+def test_seeds_train_as_one_packed_job_with_unchanged_result_paths(tmp_path):
+    """pack_seeds (default auto: ST-GCN++ at small width): the seeds of a run train in one packed
+    job, each seed's own train job takes its result from there, the paths are those of separate
+    runs, and the temporary pack folder is gone at the end. pack_seeds: false plans no packed job."""
+    import json
+
+    cfg = _tiny()
+    cfg.update(methods=["ce"], streams=["j"], ensembles={}, seeds=[0, 1])
+    cfg_path = _write(tmp_path, cfg)
+    off = snakemake(["-n", "--configfile", str(cfg_path), "--config", "pack_seeds=false"], cwd=tmp_path).stdout
+    assert "train_pack" not in off
+    snakemake(["--cores", "2", "--resources", "gpu=0", "--configfile", str(cfg_path)], cwd=tmp_path, timeout=1200)
+    runs = tmp_path / "results" / "cfg" / "runs" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j"
+    ids = set()
+    for seed in (0, 1):
+        rec = json.loads((runs / f"seed{seed}" / "metrics.json").read_text())
+        assert rec["run"]["seed"] == seed and rec["meta"]["packed"]["seeds"] == [0, 1]
+        ids.add(rec["meta"]["run_id"])
+        log = (tmp_path / "logs" / "cfg" / "train" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j"
+               / f"seed{seed}.log").read_text()
+        assert "result taken from the packed job" in log
+        assert (runs / f"seed{seed}" / "test_probs.npz").exists() and (runs / f"seed{seed}" / "model.pt").exists()
+    assert len(ids) == 2
+    assert not (tmp_path / "results" / "cfg" / "packs" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j"
+                / "seeds0-1").exists()
+    proc = snakemake(["-n", "--configfile", str(cfg_path)], cwd=tmp_path)
+    assert "Nothing to be done" in proc.stdout + proc.stderr

@@ -230,6 +230,46 @@ def train_packed(specs: Sequence[RunSpec], data_dir: Path, split_file: Optional[
     return [t.finish(extra_meta=info) for t in trs]
 
 
+#: what a finished run folder holds (metrics.json is copied last: its presence means complete)
+RUN_FILES = ("model.pt", "epochs.csv", "test_probs.npz")
+
+
+def take_packed_result(spec: RunSpec, data_dir: Path, split_file: Optional[Path], stage1: Optional[Path],
+                       packed_dir: Path, out_dir: Path) -> Optional[Dict]:
+    """Copy the result a packed job wrote for ``spec`` into ``out_dir`` if it is this run's result
+    (the same run identity: spec, data checksums, split list, stage-1 model); else None (the
+    caller trains the run itself). Copies are atomic and metrics.json comes last."""
+    import json
+
+    from benchmark.data.canonical import load_dataset
+    from benchmark.engine.checkpoint import safe_torch_load
+    from benchmark.engine.identity import run_identity, split_list_digest
+    from benchmark.io import atomic_write
+
+    packed_dir, out_dir = Path(packed_dir), Path(out_dir)
+    metrics_path = packed_dir / "metrics.json"
+    if not metrics_path.exists():
+        print(f"[train] {packed_dir}: no packed result; training this run itself", file=sys.stderr)
+        return None
+    ds = load_dataset(data_dir)
+    stage1_id = safe_torch_load(Path(stage1), "cpu", what="stage-1 model").get("run_id") if stage1 else None
+    run_id = run_identity(spec.to_json(), ds.meta.checksums, split_list_digest(Path(split_file) if split_file
+                                                                                 else None), stage1_id)
+    record = json.loads(metrics_path.read_text())
+    theirs = record.get("meta", {}).get("run_id")
+    if theirs != run_id:
+        print(f"[train] {packed_dir}: packed result is run {theirs}, this run is {run_id}; training it itself",
+              file=sys.stderr)
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    extra = sorted(p.name for p in packed_dir.glob("test_probs_*.npz"))
+    for name in RUN_FILES + tuple(extra) + ("metrics.json",):
+        data = (packed_dir / name).read_bytes()
+        atomic_write(out_dir / name, lambda f, data=data: f.write(data))
+    print(f"[train] run {run_id}: result taken from the packed job ({packed_dir})", file=sys.stderr)
+    return record
+
+
 def train_group(specs: Sequence[RunSpec], data_dir: Path, split_file: Optional[Path], out_dirs: Sequence[Path],
                 ckpt_dirs: Sequence[Path], device: Optional[str] = None, progress: bool = False,
                 keep_checkpoint: bool = False) -> List[Dict]:

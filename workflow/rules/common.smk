@@ -21,9 +21,11 @@ try:
 except bw.WorkflowConfigError as e:
     raise WorkflowError(f"config error: {e}")
 
+PACKS = bw.pack_groups(config)  # split/backbone/method/stream -> seeds trained as one packed job
 EXP = config["experiment"]
 RUNS_DIR = bw.runs_dir(config)  # results/<experiment>/runs
 CKPT_DIR = f"{bw.experiment_dir(config)}/ckpt"
+PACK_DIR = f"{bw.experiment_dir(config)}/packs"  # packed jobs' outputs until each run takes its own
 TABLES_DIR = f"{bw.experiment_dir(config)}/tables"
 REPORT_DIR = f"reports/{EXP}"
 DATASETS = sorted(config["datasets"])
@@ -43,6 +45,7 @@ wildcard_constraints:
     stream=_alt(bw.STREAMS),
     ens=_alt(ENSEMBLES) if ENSEMBLES else "NO_ENSEMBLE",
     seed=r"\d+",
+    seeds=r"\d+(-\d+)+",
 
 
 def get_final_output():
@@ -103,14 +106,50 @@ def ensemble_params(wildcards):
     return {"streams": list(w), "weights": [str(v) for v in w.values()]}
 
 
+def _pack_of(wildcards):
+    """The packed job that trains this run with its other seeds, or None."""
+    seeds = PACKS.get(f"{wildcards.split}/{wildcards.backbone}/{wildcards.method}/{wildcards.stream}")
+    if seeds is None or int(wildcards.seed) not in seeds:
+        return None
+    return f"{PACK_DIR}/{wildcards.split}/{wildcards.backbone}/{wildcards.method}/{wildcards.stream}/{bw.pack_name(seeds)}"
+
+
 def train_data_input(wildcards):
     s = SPLITS[wildcards.split]
+    pack = _pack_of(wildcards) if "seed" in wildcards.keys() else None
     return {
         "data": f"results/data/{s.dataset}/meta.json",
         "split": f"results/splits/{wildcards.split}.txt",
         "counts": f"results/splits/{wildcards.split}_counts.csv",
-        "stage1": stage1_input(wildcards),
+        "stage1": stage1_input(wildcards) if "seed" in wildcards.keys() else [],
+        "pack": [pack] if pack else [],
     }
+
+
+def from_pack_args(wildcards, input):
+    """``--from-pack DIR``: take the result the packed job wrote for this seed (if its identity matches)."""
+    return ["--from-pack", f"{input.pack[0]}/seed{wildcards.seed}"] if input.pack else []
+
+
+def pack_seeds(wildcards):
+    return [int(s) for s in wildcards.seeds.split("-")]
+
+
+def pack_run_args(wildcards, output):
+    """``--run SPEC OUT CKPT`` per seed of a packed job, each value its own quoted shell word. A
+    run's checkpoint folder is the one its separate job uses, so either can resume the other."""
+    words = []
+    for seed in pack_seeds(wildcards):
+        rel = f"{wildcards.split}/{wildcards.backbone}/{wildcards.method}/{wildcards.stream}/seed{seed}"
+        spec = bw.run_spec(config, wildcards.split, wildcards.backbone, wildcards.method, wildcards.stream, seed)
+        words += ["--run", spec, f"{output[0]}/seed{seed}", f"{CKPT_DIR}/{rel}"]
+    return words
+
+
+def pack_specs(wildcards):
+    """Every packed run's spec: a change reruns the packed job (and so each run)."""
+    return [bw.run_spec(config, wildcards.split, wildcards.backbone, wildcards.method, wildcards.stream, s)
+            for s in pack_seeds(wildcards)]
 
 
 def train_data_dir(wildcards):
@@ -119,3 +158,9 @@ def train_data_dir(wildcards):
 
 def stage1_args(wildcards, input):
     return ["--stage1", input.stage1[0]] if input.stage1 else []
+
+
+def gpu_share_args():
+    """``--share K`` for the GPU slot allocator when jobs may share a GPU (config gpu_jobs_per_device)."""
+    k = int(config.get("gpu_jobs_per_device", 1))
+    return ["--share", str(k)] if k > 1 else []
