@@ -22,8 +22,12 @@ DESCRIPTION = "Weight balancing stage 1: CE with tuned weight decay 5e-3 (beyond
 PAPER = "Alshammari et al., Long-Tailed Recognition via Weight Balancing, CVPR 2022"
 
 
-WD_GRID = (5e-4, 1e-3, 2e-3, 5e-3)
-DEFAULT_WD = 5e-3
+#: the hyper-parameter sweep the workflow runs where a held-out validation split exists (a literal:
+#: the workflow reads it without importing torch). One stage-1 run per value, ids ``<id>_wd<value>``;
+#: the run with the best validation balanced accuracy of its final model becomes the ``wb`` row.
+SWEEP = {"option": "weight_decay", "grid": [0.0005, 0.001, 0.002, 0.005], "default": 0.005, "id_prefix": "wd"}
+WD_GRID = tuple(SWEEP["grid"])
+DEFAULT_WD = SWEEP["default"]
 
 
 def sweep_entries(entry: Dict[str, Any], has_validation: bool) -> List[Dict[str, Any]]:
@@ -41,12 +45,9 @@ def choose_weight_decay(candidates: Sequence[Tuple[float, Optional[float]]]) -> 
 
     ``candidates``: (weight decay, final-epoch ``val_balanced_acc`` or None). Ties keep the smaller
     weight decay. Without any validation score the fixed default is returned, and the record says so."""
-    scored = [(float(wd), float(v)) for wd, v in candidates if v is not None]
-    if not scored:
-        return {"tuned": False, "chosen": DEFAULT_WD, "reason": "no validation split: fixed default"}
-    best = max(scored, key=lambda t: (t[1], -t[0]))
-    return {"tuned": True, "option": "weight_decay", "chosen": best[0],
-            "criterion": "validation balanced accuracy (final stage-1 model)", "grid": dict(scored)}
+    from benchmark.engine.sweep import choose_value
+
+    return choose_value(candidates, "weight_decay", DEFAULT_WD)
 
 
 @register_method

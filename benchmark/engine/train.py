@@ -456,6 +456,12 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
                  "recipe": spec.recipe, "pipeline": dict(spec.pipeline), "fidelity_flags": fidelity_flags(spec, method),
                  "posthoc_tuning": tuning},
     }
+    from benchmark.engine.sweep import run_record as sweep_record
+
+    # a swept stage-1 hyper-parameter (WB's weight decay): this run's value and why, or its stage 1's
+    s1_sel = sweep_record(spec.method, spec.method_options, val is not None, Path(stage1).parent if stage1 else None)
+    if s1_sel is not None:
+        record["meta"]["stage1_selection"] = s1_sel
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_torch_save(out_dir / "model.pt", {"model": model.state_dict(), "config_hash": spec.config_hash,
                                              "run_id": run_id})

@@ -14,7 +14,8 @@ try:
     config["experiment"] = bw.experiment_name(config, workflow.configfiles)
     bw.check_roots(config)
     SPLITS = bw.selected_splits(config)  # only what select_tables / select_datasets keep
-    METHODS = bw.methods(config)
+    METHODS = bw.methods(config, candidates=True)  # with sweep candidates (wb_wd0.0005, …)
+    SWEEP_SPLITS, SWEEP_METHODS = bw.swept(config)  # rows the sweep selection step writes
     BACKBONES = bw.backbones(config)
     ENSEMBLES = bw.ensembles(config)
     RUNS = bw.runs(config)
