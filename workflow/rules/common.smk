@@ -120,3 +120,10 @@ def train_data_dir(wildcards):
 
 def stage1_args(wildcards, input):
     return ["--stage1", input.stage1[0]] if input.stage1 else []
+
+
+def sweep_input(wildcards):
+    """The candidate runs the sweep selection step of one swept run (wb on NTU) reads."""
+    dirs = bw.sweep_candidate_dirs(config, wildcards.split, wildcards.backbone, wildcards.method,
+                                   wildcards.stream, int(wildcards.seed))
+    return {"metrics": [f"{d}/metrics.json" for d in dirs], "models": [f"{d}/model.pt" for d in dirs]}

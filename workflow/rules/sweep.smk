@@ -5,12 +5,6 @@
 # Elsewhere `wb` trains as any method (rule train) with its fixed default.
 
 
-def sweep_input(wildcards):
-    dirs = bw.sweep_candidate_dirs(config, wildcards.split, wildcards.backbone, wildcards.method,
-                                   wildcards.stream, int(wildcards.seed))
-    return {"metrics": [f"{d}/metrics.json" for d in dirs], "models": [f"{d}/model.pt" for d in dirs]}
-
-
 rule select_sweep:
     input:
         unpack(sweep_input),
