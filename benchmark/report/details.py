@@ -20,7 +20,7 @@ from benchmark.report.common import (RESULT_COLUMNS, cell, fmt_metric, fmt_secon
 
 
 def _load_probs(rec: RunRecord) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    p = rec.dir / "test_probs.npz"
+    p = rec.probs_path
     if not p.exists():
         return None
     with np.load(p, allow_pickle=False) as z:
