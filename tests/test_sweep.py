@@ -143,3 +143,28 @@ def test_run_record_of_a_wb_run_and_of_its_second_stage(tmp_path):
     assert "selection step" in run_record("wb", {"weight_decay": 0.001}, True)["reason"]
     (tmp_path / "metrics.json").write_text(json.dumps({"meta": {"stage1_selection": {"chosen": 0.002}}}))
     assert run_record("wb_stage2", {}, False, tmp_path) == {"chosen": 0.002}
+
+
+@pytest.mark.slow
+def test_workflow_runs_the_sweep_and_stage2_starts_from_the_selected_model(tmp_path):
+    """Synthetic data declared with a validation split: 4 candidates, the selection step, wb_stage2."""
+    tiny = yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
+    ds = dict(tiny["datasets"]["synthetic"], validation=True, lt={"n_max": 4, "ratio": 2},
+              options={"num_classes": 4, "train_per_class": 24, "test_per_class": 3, "seed": 1})
+    cfg = dict(tiny, datasets={"synthetic": ds}, methods=["wb_stage2"], streams=["j"], ensembles={},
+               experiment="sweep")
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    snakemake(["--cores", "1", "--resources", "gpu=0", "--configfile", str(p)], cwd=tmp_path, timeout=600)
+    runs = tmp_path / "results" / "sweep" / "runs" / "synthetic_default_lt2" / "stgcnpp"
+    wb = json.loads((runs / "wb" / "j" / "seed0" / "metrics.json").read_text())
+    sel = wb["meta"]["stage1_selection"]
+    assert sel["tuned"] and len(sel["grid"]) == 4 and wb["run"]["method"] == "wb"
+    winner = json.loads((runs / sel["selected_run"] / "j" / "seed0" / "metrics.json").read_text())
+    assert winner["meta"]["run_id"] == wb["meta"]["run_id"]
+    s2 = json.loads((runs / "wb_stage2" / "j" / "seed0" / "metrics.json").read_text())
+    assert s2["meta"]["identity"]["stage1_run_id"] == wb["meta"]["run_id"]
+    assert s2["meta"]["stage1_selection"]["chosen"] == sel["chosen"]
+    table = pd.read_csv(tmp_path / "results" / "sweep" / "tables" / "runs.csv")
+    assert set(table["method"]) == {"wb", "wb_stage2"}                     # candidates are not result rows
+    assert sorted(table["selection"]) == ["best_val", "best_val", "last", "last"]
