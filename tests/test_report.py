@@ -411,6 +411,9 @@ def test_best_test_rows_only_in_their_own_section(tmp_path):
     assert html.count("selected on test (optimistic)") == html[opt_at:].count("selected on test (optimistic)")
     for page in out.glob("table_*.html"):
         assert "selected on test" not in page.read_text(), page.name
+    details = (out / "details_ntu60_xsub_lt100_stgcnpp.html").read_text()
+    assert "best on validation" in details and "selected on test" not in details
+    assert details.count("<svg") == 3 * 2                 # one set of figures per method, of the last checkpoint
 
 
 def _browser() -> str | None:
