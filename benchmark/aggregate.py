@@ -4,8 +4,9 @@
 
 reads every ``metrics.json`` under the runs root (training runs and ensembles) and writes, atomically:
 
-- ``runs.csv``: one row per run: the run fields, every scalar metric, the ten group errors
-  (``err_g1`` … ``err_g10``) and the provenance fields of ``meta``;
+- ``runs.csv``: one row per run and selection rule (``last``, plus ``best_val``/``best_test`` where the
+  run's ``selections`` report them; column ``selection``): the run fields, every scalar metric, the
+  ten group errors (``err_g1`` … ``err_g10``) and the provenance fields of ``meta``;
 - ``summary.csv``: mean and sample std (ddof 1) over seeds per
   dataset/benchmark/split/backbone/method/stream/fidelity/selection (``<metric>_mean``, ``<metric>_std``),
   and the 95 % bootstrap interval of the seed mean (``<metric>_lo``/``_hi`` for top-1, balanced accuracy,

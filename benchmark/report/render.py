@@ -97,12 +97,12 @@ def render_report(inputs: ReportInputs) -> List[Path]:
             detail_pages.append((detail_file, details_page(split, backbone, b_recs, counts)))
         sections.append({"split": split, "dataset": dataset, "benchmark": benchmark, "ratio": split_ratio(split),
                          "anchor": key, "dist_svg": dist_svg, "shot_rows": shot_rows, "dataset_summary": ds,
-                         "backbones": backbones, "n_runs": len(recs)})
+                         "backbones": backbones, "n_runs": len({r.path for r in recs})})   # folders, not selections
 
     nav = {"tables": [{"file": t["file"], "title": t["title"]} for t in tables],
            "details": [{"file": f, "title": ctx["title"]} for f, ctx in detail_pages]}
     written = [render_page(env, "index.html", out, "index.html", title="LT-Skeleton Bench report", nav=nav,
-                           sections=sections, n_runs=len(records), n_configs=len(summary), views=METRIC_VIEWS,
+                           sections=sections, n_runs=len({r.path for r in records}), n_configs=len(summary), views=METRIC_VIEWS,
                            optimistic=optimistic, optimistic_title=OPTIMISTIC_TITLE,
                            n_optimistic=len(opt_records))]
     for t in tables:
