@@ -37,6 +37,8 @@ def test_planned_validation_from_the_config():
     assert planned_validation({"source": "nw_ucla_json", "layout": "nw_ucla20"}, "10")[0] is False
     assert planned_validation({"source": "pyskl_hrnet", "layout": "coco17"}, "natural")[0] is False
     assert planned_validation({"source": "synthetic"}, "4")[0] is False
+    assert planned_validation({"source": "ntu_skeleton"}, "100")[0] is True            # layout ntu25 by default
+    assert planned_validation({"source": "generic", "layout": "ntu25"}, "10")[0] is False   # unknown sizes
     assert planned_validation(dict(ntu, validation=False), "100") == (False, "datasets..validation: false")
     assert planned_validation({"source": "synthetic", "validation": True}, "4")[0] is True
     with pytest.raises(ValidationSplitError, match="validation must be true or false"):

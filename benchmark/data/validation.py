@@ -21,8 +21,10 @@ import numpy as np
 
 PER_CLASS = 20
 SEED = 0
-#: dataset families whose long-tailed training list leaves >= PER_CLASS unused samples per class
+#: dataset families (and their readers) whose long-tailed training list leaves >= PER_CLASS unused
+#: samples per class; other data (a generic dataset too) declare ``validation: true`` themselves
 VALIDATION_FAMILIES = ("ntu",)
+VALIDATION_SOURCES = ("pyskl_pickle", "ntu_skeleton")
 
 
 class ValidationSplitError(ValueError):
@@ -66,10 +68,10 @@ def planned_validation(dataset_cfg: Dict[str, Any], ratio: str, dataset_id: str 
     """(expected, reason): whether a split of this config dataset entry has a held-out validation
     split, decided from the config alone (the workflow plans before any data is read).
 
-    ``validation: true|false`` in the dataset's entry decides. Otherwise: NTU-family data (layout
-    ``ntu25`` or ``recipe_family: ntu``) on a long-tailed split (``ratio`` not ``natural``), whose LT
-    list keeps a small part of the training split, has one; NW-UCLA (class 0 keeps all but 2 of its
-    samples), Kinetics (natural tail, the whole training split is used) and synthetic data do not.
+    ``validation: true|false`` in the dataset's entry decides. Otherwise: NTU data (an NTU reader,
+    layout ``ntu25``) on a long-tailed split (``ratio`` not ``natural``), whose LT list keeps a
+    small part of the training split, has one; NW-UCLA (class 0 keeps all but 2 of its samples),
+    Kinetics (natural tail, the whole training split is used), synthetic and generic data do not.
     The training run still builds the split from the data (:func:`build_validation`); where the
     plan expected one but the data have none, the run reports ``last`` only and a planned
     hyper-parameter sweep falls back to its fixed default."""
@@ -82,7 +84,7 @@ def planned_validation(dataset_cfg: Dict[str, Any], ratio: str, dataset_id: str 
                                        f"not {explicit!r}")
         return explicit, f"datasets.{dataset_id}.validation: {str(explicit).lower()}"
     family = family_of(dataset_cfg, dataset_id)
-    if family in VALIDATION_FAMILIES and str(ratio) != "natural":
+    if family in VALIDATION_FAMILIES and dataset_cfg.get("source") in VALIDATION_SOURCES and str(ratio) != "natural":
         return True, f"{PER_CLASS} unused {family.upper()} training samples per class"
     if str(ratio) == "natural":
         return False, "no validation split: the natural tail uses the whole training split"
