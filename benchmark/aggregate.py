@@ -4,8 +4,9 @@
 
 reads every ``metrics.json`` under the runs root (training runs and ensembles) and writes, atomically:
 
-- ``runs.csv``: one row per run: the run fields, every scalar metric, the ten group errors
-  (``err_g1`` … ``err_g10``) and the provenance fields of ``meta``;
+- ``runs.csv``: one row per run and selection rule (``last``, plus ``best_val``/``best_test`` where the
+  run's ``selections`` report them; column ``selection``): the run fields, every scalar metric, the
+  ten group errors (``err_g1`` … ``err_g10``) and the provenance fields of ``meta``;
 - ``summary.csv``: mean and sample std (ddof 1) over seeds per
   dataset/benchmark/split/backbone/method/stream/fidelity/selection (``<metric>_mean``, ``<metric>_std``),
   and the 95 % bootstrap interval of the seed mean (``<metric>_lo``/``_hi`` for top-1, balanced accuracy,
@@ -70,10 +71,16 @@ class RunRecord:
     metrics: Dict[str, object]
     meta: Dict[str, object]
     root: Path = field(repr=False, default=Path("."))
+    #: the test probabilities of this record's checkpoint (``test_probs_<rule>.npz`` for a selection)
+    probs_file: str = "test_probs.npz"
 
     @property
     def dir(self) -> Path:
         return self.root / self.path
+
+    @property
+    def probs_path(self) -> Path:
+        return self.dir / self.probs_file
 
     def key(self, fields: Sequence[str]) -> tuple:
         return tuple(self.run[f] for f in fields)
@@ -95,6 +102,28 @@ def paper_twin(method: str) -> Optional[str]:
         if method.endswith(suf) and len(method) > len(suf):
             return method[: -len(suf)]
     return None
+
+
+def load_records(path: Path, root: Path) -> List[RunRecord]:
+    """One record per model selection of a run: ``last`` (the metrics.json itself), then one per
+    entry of its ``selections`` (``best_val``, ``best_test``) with that checkpoint's metrics and
+    probabilities file. One training thus gives a row per selection rule; the report keeps
+    ``best_test`` rows apart (benchmark.engine.selection.split_by_label)."""
+    base = load_record(path, root)
+    raw = json.loads(Path(path).read_text())
+    sels = raw.get("selections") or {}
+    out = [base]
+    for rule in sorted(sels, key=lambda r: ("best_val", "best_test").index(r) if r in ("best_val", "best_test")
+                       else 2):
+        sel = sels[rule]
+        if rule == base.run["selection"]:
+            continue
+        if not isinstance(sel, dict) or not isinstance(sel.get("metrics"), dict):
+            raise AggregateError(f"{path}: selections.{rule} has no 'metrics' object")
+        run = dict(base.run, selection=rule, selected_epoch=sel.get("epoch"))
+        out.append(RunRecord(path=base.path, run=run, metrics=sel["metrics"], meta=base.meta, root=root,
+                             probs_file=str(sel.get("probs_file") or f"test_probs_{rule}.npz")))
+    return out
 
 
 def load_record(path: Path, root: Path) -> RunRecord:
@@ -145,7 +174,7 @@ def collect_runs(runs_root: Path, only: Optional[Sequence[Path]] = None) -> List
                 raise AggregateError(f"{p}: not inside the runs root '{runs_root}'") from None
             paths.append(p)
         paths = sorted(set(paths))
-    records = [load_record(p, runs_root) for p in paths]
+    records = [r for p in paths for r in load_records(p, runs_root)]
     return check_unique(records)
 
 
@@ -242,20 +271,21 @@ class _CorrectCache:
     """Top-1 correctness per run from test_probs.npz, loaded once."""
 
     def __init__(self) -> None:
-        self._c: Dict[str, Optional[tuple]] = {}
+        self._c: Dict[Tuple[str, str], Optional[tuple]] = {}
 
     def get(self, rec: RunRecord) -> Optional[tuple]:
-        if rec.path not in self._c:
-            p = rec.dir / "test_probs.npz"
+        key = (rec.path, rec.probs_file)
+        if key not in self._c:
+            p = rec.probs_path
             if not p.exists():
-                self._c[rec.path] = None
+                self._c[key] = None
             else:
                 with np.load(p, allow_pickle=False) as z:
                     labels = z["labels"].astype(np.int64)
                     names = z["names"].astype(str) if "names" in z.files else None
                     correct = z["probs"].argmax(axis=1) == labels
-                self._c[rec.path] = (labels, names, correct)
-        return self._c[rec.path]
+                self._c[key] = (labels, names, correct)
+        return self._c[key]
 
 
 def pairwise_table(records: Sequence[RunRecord], n_resamples: int = N_RESAMPLES, seed: int = 0,
@@ -318,7 +348,7 @@ def _correctness(groups: Sequence[Sequence[RunRecord]], cache: "_CorrectCache"):
         for rec in recs:
             got = cache.get(rec)
             if got is None:
-                return None, f"no test_probs.npz in {rec.path}"
+                return None, f"no {rec.probs_file} in {rec.path}"
             labels, names, correct = got
             if ref is None:
                 ref = (labels, names, rec)

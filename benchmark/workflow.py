@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import methods as methods_pkg
 from benchmark import recipes
 from benchmark.data.lt_lists import OfficialListError, resolve_split_list
+from benchmark.data.validation import ValidationSplitError, planned_validation
 
 STREAMS = ("j", "b", "k", "jm", "bm", "km")
 DEFAULT_ENSEMBLES = {
@@ -88,6 +89,8 @@ class MethodDef:
     augment: Dict[str, Any] = field(default_factory=dict)
     #: seeds of this entry (default: the config's top-level ``seeds``)
     seeds: Optional[Tuple[int, ...]] = None
+    #: a candidate of a validation sweep (e.g. ``wb_wd0.001``): the id of the row it competes for
+    sweep_of: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,9 @@ def splits(config: Dict[str, Any]) -> Dict[str, SplitDef]:
     return out
 
 
-def methods(config: Dict[str, Any]) -> Dict[str, MethodDef]:
+def methods(config: Dict[str, Any], candidates: bool = False) -> Dict[str, MethodDef]:
+    """The config's method rows by id (stage-1 methods of stage-2 rows included). ``candidates``:
+    also every sweep candidate (``wb_wd0.0005``, …) of a swept row, whichever split needs it."""
     index = methods_pkg.method_index()
     entries = config["methods"]
     if entries == "all":
@@ -219,7 +224,56 @@ def methods(config: Dict[str, Any]) -> Dict[str, MethodDef]:
             # the stage-1 run is part of the grid even if the config did not list it
             out[m.stage1] = MethodDef(m.stage1, m.stage1, "paper", {}, index[m.stage1].get("version", "0"),
                                       index[m.stage1].get("stage1"))
+    if candidates:
+        for m in list(out.values()):
+            for c in _sweep_candidates(m, index):
+                out[c.id] = c
     return out
+
+
+def _sweep_candidates(m: MethodDef, index: Dict[str, Dict[str, Any]]) -> List[MethodDef]:
+    """The candidate rows of ``m``'s validation sweep (``SWEEP`` of its method file): one per grid
+    value, id ``<id>_<prefix><value>``. None if the method declares no sweep or the config sets the
+    swept option itself (an explicit value is kept)."""
+    sweep = (index.get(m.name) or {}).get("sweep")
+    if not sweep or m.sweep_of or sweep["option"] in m.options:
+        return []
+    return [MethodDef(f"{m.id}_{sweep['id_prefix']}{float(v):g}", m.name, m.fidelity,
+                      {**m.options, sweep["option"]: v}, m.version, m.stage1, m.schedule, m.augment, m.seeds,
+                      sweep_of=m.id)
+            for v in sweep["grid"]]
+
+
+def split_has_validation(config: Dict[str, Any], split: SplitDef) -> bool:
+    """Whether the plan expects a held-out validation split for ``split`` (decided from the config;
+    benchmark.data.validation.planned_validation)."""
+    try:
+        return planned_validation(config["datasets"][split.dataset], split.ratio, split.dataset)[0]
+    except ValidationSplitError as e:
+        raise WorkflowConfigError(str(e)) from e
+
+
+def sweep_candidates(config: Dict[str, Any], split: SplitDef, m: MethodDef) -> List[MethodDef]:
+    """The candidates the workflow trains for row ``m`` on ``split`` (empty: ``m`` trains itself)."""
+    if not split_has_validation(config, split):
+        return []
+    return _sweep_candidates(m, methods_pkg.method_index())
+
+
+def swept(config: Dict[str, Any]) -> Tuple[List[str], List[str]]:
+    """(split ids, method ids) whose rows come from the sweep selection step, not from training."""
+    sp, ms = selected_splits(config), methods(config)
+    index = methods_pkg.method_index()
+    split_ids = sorted(s for s, d in sp.items() if split_has_validation(config, d))
+    method_ids = sorted(m.id for m in ms.values() if _sweep_candidates(m, index))
+    return (split_ids, method_ids) if split_ids and method_ids else ([], [])
+
+
+def sweep_candidate_dirs(config: Dict[str, Any], split_id: str, backbone: str, method_id: str, stream: str,
+                         seed: int) -> List[str]:
+    """The candidates' run folders the selection step of one swept run reads."""
+    cands = sweep_candidates(config, splits(config)[split_id], methods(config)[method_id])
+    return [f"{runs_dir(config)}/{split_id}/{backbone}/{c.id}/{stream}/seed{seed}" for c in cands]
 
 
 def backbones(config: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
@@ -286,6 +340,21 @@ def table_grids(config: Dict[str, Any]) -> Dict[str, Dict[str, List[str]]]:
 
 
 def runs(config: Dict[str, Any]) -> List[Run]:
+    """Every training the config needs: the result rows, except that a swept row (``wb`` on a split
+    with a validation split) is replaced by its candidates (:func:`result_runs` keeps the rows)."""
+    out: Dict[str, Run] = {}
+    for r in result_runs(config):
+        cands = sweep_candidates(config, r.split, r.method)
+        for c in cands:
+            rc = Run(r.split, r.backbone, c, r.stream, r.seed)
+            out.setdefault(rc.rel, rc)
+        if not cands:
+            out.setdefault(r.rel, r)
+    return list(out.values())
+
+
+def result_runs(config: Dict[str, Any]) -> List[Run]:
+    """The runs users read (one folder per split/backbone/method/stream/seed row of the tables)."""
     sp, ms = splits(config), methods(config)
     seen: Dict[str, Run] = {}
     for g in table_grids(config).values():
@@ -368,7 +437,7 @@ def run_spec(config: Dict[str, Any], split_id: str, backbone: str, method_id: st
     """The result-relevant run configuration as canonical JSON (passed to the trainer as a param;
     no paths, threads or devices, so it only changes when the result would)."""
     s = splits(config)[split_id]
-    m = methods(config)[method_id]
+    m = methods(config, candidates=True)[method_id]
     d = config["datasets"][s.dataset]
     # official_code entries run the dataset's released recipe (benchmark/recipes.py)
     r = recipes.resolve(m.fidelity, d, m.name, config["schedule"], config.get("augment", {}) or {},
@@ -390,4 +459,4 @@ def run_spec(config: Dict[str, Any], split_id: str, backbone: str, method_id: st
 def final_targets(config: Dict[str, Any]) -> List[str]:
     """Every metrics.json this config declares (trainings and ensembles), under its experiment."""
     root = runs_dir(config)
-    return [f"{root}/{r.rel}/metrics.json" for r in runs(config)] + ensemble_targets(config)
+    return [f"{root}/{r.rel}/metrics.json" for r in result_runs(config)] + ensemble_targets(config)

@@ -65,6 +65,9 @@ def _read_index(files: List[Path]) -> Dict[str, Dict[str, str]]:
                 key = node.targets[0].id
                 if key in ("NAME", "VERSION", "DESCRIPTION", "PAPER", "STAGE1") and isinstance(node.value, ast.Constant):
                     lits[key.lower()] = str(node.value.value)
+                elif key == "SWEEP":
+                    # a validation sweep the workflow runs (e.g. wb's weight decay): a dict literal
+                    lits["sweep"] = _sweep_literal(path, node.value)
         if "name" not in lits:
             continue
         if lits["name"] in index:
@@ -74,6 +77,21 @@ def _read_index(files: List[Path]) -> Dict[str, Dict[str, str]]:
         lits.setdefault("version", "0")
         index[lits.pop("name")] = lits
     return index
+
+
+def _sweep_literal(path: Path, node: ast.AST) -> dict:
+    """``SWEEP = {"option": NAME, "grid": [values], "default": value, "id_prefix": TEXT}``."""
+    try:
+        sweep = ast.literal_eval(node)
+    except ValueError:
+        raise ValueError(f"{path.name}: SWEEP must be a literal dict (the workflow reads it without importing "
+                         "the module)") from None
+    need = {"option", "grid", "default", "id_prefix"}
+    if not isinstance(sweep, dict) or not need <= set(sweep) or not sweep["grid"] \
+            or sweep["default"] not in sweep["grid"]:
+        raise ValueError(f"{path.name}: SWEEP needs keys {sorted(need)}, a non-empty grid and a default "
+                         "taken from the grid")
+    return sweep
 
 
 def discover() -> None:

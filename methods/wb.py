@@ -1,10 +1,14 @@
 """Weight balancing, stage 1 (Alshammari et al., CVPR 2022; docs/methods.md). Beyond the paper.
 
-Plain CE with a tuned, larger weight decay on every parameter. Where a held-out validation split
-exists (NTU) the weight decay is chosen from :data:`WD_GRID` = {5e-4, 1e-3, 2e-3, 5e-3}: one stage-1
-run per value (:func:`sweep_entries` expands a config entry), then :func:`choose_weight_decay`
-picks the run with the best validation balanced accuracy of its final model and records why.
-Elsewhere the fixed default 5·10⁻³ (the reference demo's value) is used. The second stage (frozen
+Plain CE with a larger weight decay on every parameter, chosen on held-out data. Where the split
+has a held-out validation split (NTU-LT: 20 unused training samples per class), the workflow trains
+one stage-1 run per value of the grid {5e-4, 1e-3, 2e-3, 5e-3} under its own id (``wb_wd0.0005``, …)
+and a selection step copies the run whose final model has the highest validation balanced accuracy
+(ties: the smaller value) into the ``wb`` folder, recording the grid with its scores, the chosen
+value and the criterion in ``meta.stage1_selection``; ``wb_stage2`` starts from that model. The
+choice is made per stream and seed. Elsewhere (NW-UCLA, Kinetics, synthetic data) one run uses the
+fixed default 5·10⁻³ (the reference demo's value), recorded as "no validation split: fixed
+default". A ``weight_decay`` set in the config is kept and not swept. The second stage (frozen
 backbone, CB classifier, MaxNorm) is ``wb_stage2``.
 """
 from __future__ import annotations
@@ -18,12 +22,16 @@ from methods._base import Method
 
 NAME = "wb"
 VERSION = "1"
-DESCRIPTION = "Weight balancing stage 1: CE with tuned weight decay 5e-3 (beyond the paper)"
+DESCRIPTION = "Weight balancing stage 1: CE with a large weight decay, swept on validation where it exists (beyond the paper)"
 PAPER = "Alshammari et al., Long-Tailed Recognition via Weight Balancing, CVPR 2022"
 
 
-WD_GRID = (5e-4, 1e-3, 2e-3, 5e-3)
-DEFAULT_WD = 5e-3
+#: the hyper-parameter sweep the workflow runs where a held-out validation split exists (a literal:
+#: the workflow reads it without importing torch). One stage-1 run per value, ids ``<id>_wd<value>``;
+#: the run with the best validation balanced accuracy of its final model becomes the ``wb`` row.
+SWEEP = {"option": "weight_decay", "grid": [0.0005, 0.001, 0.002, 0.005], "default": 0.005, "id_prefix": "wd"}
+WD_GRID = tuple(SWEEP["grid"])
+DEFAULT_WD = SWEEP["default"]
 
 
 def sweep_entries(entry: Dict[str, Any], has_validation: bool) -> List[Dict[str, Any]]:
@@ -41,12 +49,9 @@ def choose_weight_decay(candidates: Sequence[Tuple[float, Optional[float]]]) -> 
 
     ``candidates``: (weight decay, final-epoch ``val_balanced_acc`` or None). Ties keep the smaller
     weight decay. Without any validation score the fixed default is returned, and the record says so."""
-    scored = [(float(wd), float(v)) for wd, v in candidates if v is not None]
-    if not scored:
-        return {"tuned": False, "chosen": DEFAULT_WD, "reason": "no validation split: fixed default"}
-    best = max(scored, key=lambda t: (t[1], -t[0]))
-    return {"tuned": True, "option": "weight_decay", "chosen": best[0],
-            "criterion": "validation balanced accuracy (final stage-1 model)", "grid": dict(scored)}
+    from benchmark.engine.sweep import choose_value
+
+    return choose_value(candidates, "weight_decay", DEFAULT_WD)
 
 
 @register_method

@@ -396,6 +396,42 @@ def test_wb_weight_decay_sweep_and_choice():
                                                    "reason": "no validation split: fixed default"}
 
 
+def test_wb_sweep_end_to_end_selects_and_stage2_starts_from_the_winner(tiny_with_unused, tmp_path,
+                                                                        single_torch_thread):
+    """One candidate per weight decay (1 epoch each) on data with a validation split, the selection
+    step, then wb_stage2 from the selected model: its identity names the winner. Without a
+    validation split a single wb run records the fixed default."""
+    from benchmark.engine.sweep import NO_VALIDATION, final_val_score, select
+    from benchmark.engine.train import train_run
+    from methods.wb import DEFAULT_WD, SWEEP, WD_GRID
+
+    root, lt = tiny_with_unused
+    sched = {"runner_epochs": 1, "repeat": 1, "batch_size": 16, "clip_len": 8, "test_clips": 1}
+    dirs = []
+    for wd in WD_GRID:
+        d = tmp_path / "runs" / f"wb_wd{wd:g}"
+        train_run(_tiny_spec(method="wb", method_id=f"wb_wd{wd:g}", method_options={"weight_decay": wd},
+                             schedule=sched), root, lt, d, tmp_path / "ck" / d.name, progress=False)
+        dirs.append(d)
+    scores = {wd: final_val_score(d) for wd, d in zip(WD_GRID, dirs)}
+    assert all(v is not None for v in scores.values())
+    sel = select(dirs, tmp_path / "runs" / "wb", "wb", SWEEP)
+    best = max(scores.values())
+    assert sel["tuned"] and sel["chosen"] == min(wd for wd, v in scores.items() if v == best)
+    winner = json.loads((tmp_path / "runs" / f"wb_wd{sel['chosen']:g}" / "metrics.json").read_text())
+    rec2 = train_run(_tiny_spec(method="wb_stage2", method_id="wb_stage2", schedule=sched),
+                     root, lt, tmp_path / "runs" / "wb_stage2", tmp_path / "ck2",
+                     stage1=tmp_path / "runs" / "wb" / "model.pt", progress=False)
+    assert rec2["meta"]["identity"]["stage1_run_id"] == winner["meta"]["run_id"]
+    assert rec2["meta"]["stage1_selection"]["chosen"] == sel["chosen"]
+    # no validation split (the whole training split is used): one run, the fixed default, said so
+    rec = train_run(_tiny_spec(method="wb", method_id="wb", split_id="tiny_default_full", schedule=sched),
+                    root, None, tmp_path / "nov", tmp_path / "ck3", progress=False)
+    assert rec["meta"]["validation"]["size"] == 0
+    assert rec["meta"]["stage1_selection"] == {"tuned": False, "option": "weight_decay", "chosen": DEFAULT_WD,
+                                               "reason": NO_VALIDATION}
+
+
 def test_tau_norm_run_records_the_tau_chosen_on_validation(tiny_with_unused, tmp_path, single_torch_thread):
     from benchmark.engine.train import train_run
 

@@ -340,19 +340,80 @@ def test_three_seeds_mark_the_real_difference_only(tmp_path):
     html = (out / "index.html").read_text()
     first = _first_table(html)
     rows = {re.search(r'<td class="name">([a-z_]+)</td>', r).group(1): r for r in first.split("<tr")[2:]}
-    assert set(rows) == {"ce", "brl", "focal"}
+    # focal's checkpoints were selected on test: not on the first screen, only in its own section
+    assert set(rows) == {"ce", "brl"}
     # BRL vs CE: three seeds agree and the two-level interval excludes 0 -> real
     assert "✓ real" in rows["brl"]
-    # focal vs CE: same skill -> not real; focal vs BRL is a real deficit
-    ce_cell = re.findall(r"<td[^>]*>(.*?)</td>", rows["focal"])[5]
-    assert "✓ real" not in ce_cell
-    assert "selected on test (optimistic)" in rows["focal"]
+    opt = html[html.index('<section id="optimistic">'):]
+    assert "Selected on the test set (optimistic" in opt and "not comparable with the tables above" in opt
+    focal = [r for r in _first_table(opt).split("<tr")[2:] if '<td class="name">focal</td>' in r]
+    assert len(focal) == 1 and "selected on test (optimistic)" in focal[0]
+    # compared only among test-selected rows: no CE/BRL of another selection rule to compare with
+    assert "✓ real" not in focal[0]
     assert "single seed" not in html and "test-sampling interval only" not in html
     budget = html[html.index('class="budget"'):]
     budget = budget[:budget.index("</p>")]
     assert "width 8 channels (paper 64)" in budget and "10 epochs (paper 120)" in budget
     assert "seed" not in budget                                   # three seeds match the paper protocol
     assert "Tab. III ≠" in rows["brl"]                            # paper number, reduced budget
+
+
+def test_best_test_rows_only_in_their_own_section(tmp_path):
+    """One official_code training with all three selections (metrics.json ``selections`` and
+    test_probs_<rule>.npz): last and best_val rank on the first screen, best_test only in the
+    separate section at the end, and never on a paper-table page."""
+    split, (dataset, bench, c, n_max, ratio, per_class) = "ntu60_xsub_lt100", SPLITS["ntu60_xsub_lt100"]
+    counts = lt_profile(c, n_max, ratio)
+    labels = np.repeat(np.arange(c), per_class)
+    runs = tmp_path / "runs"
+    folders = []
+    for method, fidelity, strength in (("ce", "paper", 0.5), ("brl_official", "official_code", 1.5)):
+        for seed in (0, 1):
+            rng = np.random.default_rng(zlib.crc32(f"{method}/{seed}".encode()))
+            logits = rng.normal(size=(len(labels), c))
+            logits[np.arange(len(labels)), labels] += strength
+            p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+            run = {"dataset": dataset, "benchmark": bench, "split": split, "backbone": "stgcnpp", "method": method,
+                   "stream": "j", "seed": seed, "fidelity": fidelity, "selection": "last"}
+            d = runs / split / "stgcnpp" / method / "j" / f"seed{seed}"
+            _write_run(d, run, p, labels, counts, seed)
+            rec = json.loads((d / "metrics.json").read_text())
+            rules = ("best_val", "best_test") if fidelity == "official_code" else ("best_val",)
+            rec["selections"] = {}
+            for k, rule in enumerate(rules):
+                q = np.roll(p, k + 1, axis=0) if rule == "best_val" else p ** 0.5 / (p ** 0.5).sum(1, keepdims=True)
+                np.savez(d / f"test_probs_{rule}.npz", probs=q.astype(np.float32), labels=labels,
+                         names=np.array([f"s{i:04d}" for i in range(len(labels))]))
+                rec["selections"][rule] = {"epoch": 3, "criterion": "x", "score": 0.5, "label": rule,
+                                           "probs_file": f"test_probs_{rule}.npz",
+                                           "metrics": compute_metrics(q, labels, counts)}
+            (d / "metrics.json").write_text(json.dumps(rec))
+            folders.append(d)
+    tables = tmp_path / "tables"
+    aggregate(runs, tables, n_resamples=200)
+    summary = pd.read_csv(tables / "summary.csv")
+    assert sorted(summary["selection"]) == ["best_test", "best_val", "best_val", "last", "last"]
+    out = tmp_path / "r"
+    assert report_main(["--runs", *map(str, folders), "--runs-root", str(runs), "--out", str(out),
+                        "--tables", str(tables), "--splits-root", str(tmp_path / "none")]) == 0
+    html = (out / "index.html").read_text()
+    opt_at = html.index('<section id="optimistic">')
+    main, opt = html[:opt_at], html[opt_at:]
+    assert "selected on test (optimistic)" not in re.sub(r'<p class="note"><span class="badge warn">selected on '
+                                                          r'test</span>.*?</p>', "", main, flags=re.S)
+    assert 'href="#optimistic"' in main                  # the first screen says where they are
+    first = _first_table(html)
+    labels_main = re.findall(r'<td class="note">(.*?)</td>', first)
+    assert sum("best on validation" in x for x in labels_main) == 2 and len(labels_main) == 4
+    opt_rows = _first_table(opt).split("<tr")[2:]
+    assert len(opt_rows) == 1 and '<td class="name">brl_official</td>' in opt_rows[0]
+    assert "selected on test (optimistic)" in opt_rows[0]
+    assert html.count("selected on test (optimistic)") == html[opt_at:].count("selected on test (optimistic)")
+    for page in out.glob("table_*.html"):
+        assert "selected on test" not in page.read_text(), page.name
+    details = (out / "details_ntu60_xsub_lt100_stgcnpp.html").read_text()
+    assert "best on validation" in details and "selected on test" not in details
+    assert details.count("<svg") == 3 * 2                 # one set of figures per method, of the last checkpoint
 
 
 def _browser() -> str | None:

@@ -15,12 +15,16 @@ and runs report ``last`` only; :func:`validation_names` returns None with the re
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 PER_CLASS = 20
 SEED = 0
+#: dataset families (and their readers) whose long-tailed training list leaves >= PER_CLASS unused
+#: samples per class; other data (a generic dataset too) declare ``validation: true`` themselves
+VALIDATION_FAMILIES = ("ntu",)
+VALIDATION_SOURCES = ("pyskl_pickle", "ntu_skeleton")
 
 
 class ValidationSplitError(ValueError):
@@ -58,6 +62,34 @@ def validation_names(train_names: Sequence[str], train_labels: Sequence[int], lt
         pick = rs.choice(len(unused[c]), size=per_class, replace=False)
         out.extend(unused[c][i] for i in sorted(pick))
     return out, f"{per_class} unused training samples per class (seed {seed})"
+
+
+def planned_validation(dataset_cfg: Dict[str, Any], ratio: str, dataset_id: str = "") -> Tuple[bool, str]:
+    """(expected, reason): whether a split of this config dataset entry has a held-out validation
+    split, decided from the config alone (the workflow plans before any data is read).
+
+    ``validation: true|false`` in the dataset's entry decides. Otherwise: NTU data (an NTU reader,
+    layout ``ntu25``) on a long-tailed split (``ratio`` not ``natural``), whose LT list keeps a
+    small part of the training split, has one; NW-UCLA (class 0 keeps all but 2 of its samples),
+    Kinetics (natural tail, the whole training split is used), synthetic and generic data do not.
+    The training run still builds the split from the data (:func:`build_validation`); where the
+    plan expected one but the data have none, the run reports ``last`` only and a planned
+    hyper-parameter sweep falls back to its fixed default."""
+    from benchmark.recipes import family_of
+
+    explicit = dataset_cfg.get("validation")
+    if explicit is not None:
+        if not isinstance(explicit, bool):
+            raise ValidationSplitError(f"dataset '{dataset_id}': validation must be true or false, "
+                                       f"not {explicit!r}")
+        return explicit, f"datasets.{dataset_id}.validation: {str(explicit).lower()}"
+    family = family_of(dataset_cfg, dataset_id)
+    if family in VALIDATION_FAMILIES and dataset_cfg.get("source") in VALIDATION_SOURCES and str(ratio) != "natural":
+        return True, f"{PER_CLASS} unused {family.upper()} training samples per class"
+    if str(ratio) == "natural":
+        return False, "no validation split: the natural tail uses the whole training split"
+    return False, f"no validation split for {family or 'this'} data (set datasets.{dataset_id}.validation: true " \
+                  "if every class keeps 20 unused training samples)"
 
 
 def check_disjoint(val: Sequence[str], lt_names: Sequence[str], test_names: Sequence[str]) -> None:

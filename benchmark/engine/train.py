@@ -308,7 +308,7 @@ class RunTrainer:
         val_idx, self.val_reason = build_validation(ds, spec.benchmark, train_idx)
         self.rules = supported_rules(spec.fidelity, val_idx is not None)
         self.tracker = SelectionTracker(self.rules)
-        stage1_state, self.stage1_id = None, None
+        stage1_state, self.stage1_id, self.stage1 = None, None, stage1
         if stage1:
             s1 = safe_torch_load(Path(stage1), "cpu", what="stage-1 model")
             stage1_state, self.stage1_id = s1["model"], s1.get("run_id")
@@ -468,6 +468,13 @@ class RunTrainer:
                      "fidelity_flags": fidelity_flags(spec, method),
                      "posthoc_tuning": tuning, **(extra_meta or {})},
         }
+        from benchmark.engine.sweep import run_record as sweep_record
+
+        # a swept stage-1 hyper-parameter (WB's weight decay): this run's value and why, or its stage 1's
+        s1_sel = sweep_record(spec.method, spec.method_options, val is not None,
+                              Path(self.stage1).parent if self.stage1 else None)
+        if s1_sel is not None:
+            record["meta"]["stage1_selection"] = s1_sel
         out_dir = self.out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_torch_save(out_dir / "model.pt", {"model": model.state_dict(), "config_hash": spec.config_hash,

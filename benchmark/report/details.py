@@ -20,7 +20,7 @@ from benchmark.report.common import (RESULT_COLUMNS, cell, fmt_metric, fmt_secon
 
 
 def _load_probs(rec: RunRecord) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    p = rec.dir / "test_probs.npz"
+    p = rec.probs_path
     if not p.exists():
         return None
     with np.load(p, allow_pickle=False) as z:
@@ -61,7 +61,12 @@ def method_details(key: str, method: str, recs: Sequence[RunRecord], counts: Opt
         cells.append(cell(fmt_seconds(r.meta.get("wall_time_s")), "num"))
         rows.append(row(cells, "ens" if str(r.run["stream"]).startswith("ens-") else ""))
 
-    curves = [e for e in (_load_epochs(r) for r in recs if not str(r.run["stream"]).startswith("ens-")) if e is not None]
+    # figures: one training per run folder, tested at the default checkpoint (last) where a run also
+    # reports other selections (best_val rows share the folder and its epochs.csv)
+    sels = {str(r.run["selection"]) for r in recs}
+    fig_sel = "last" if "last" in sels else str(recs[0].run["selection"])
+    curves = [e for e in (_load_epochs(r) for r in recs if not str(r.run["stream"]).startswith("ens-")
+                          and str(r.run["selection"]) == fig_sel) if e is not None]
     curves_svg = ""
     if curves:
         df = pd.concat(curves, ignore_index=True)
@@ -70,7 +75,7 @@ def method_details(key: str, method: str, recs: Sequence[RunRecord], counts: Opt
     # reliability (pooled over seeds) per stream, and the confusion matrix of the primary stream
     bins, eces, probs_by_stream = {}, {}, {}
     for s in streams:
-        loaded = [(r, _load_probs(r)) for r in recs if r.run["stream"] == s and r.run["selection"] == recs[0].run["selection"]]
+        loaded = [(r, _load_probs(r)) for r in recs if r.run["stream"] == s and str(r.run["selection"]) == fig_sel]
         loaded = [(r, x) for r, x in loaded if x is not None]
         if not loaded:
             continue

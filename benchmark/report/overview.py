@@ -243,8 +243,12 @@ def backbone_section(split: str, backbone: str, b_sum: pd.DataFrame, pw: pd.Data
                      key=stream_sort_key)
     badges = budget_differences(recs, [int(n) for n in b_sum["n_seeds"]], all_streams=singles)
     few_seeds = int(b_sum["n_seeds"].min()) < MIN_SEEDS if len(b_sum) else False
-    gdf, pdf = curve_frames(b_sum)
-    highlight = figures.highlight_methods(first, "tail_mean")
+    # figures: one curve per method and stream, of the default (last-checkpoint) rows where a run
+    # also reports other selections (best_val rows share the method and stream)
+    fig_sum = b_sum[b_sum["selection"].astype(str) == "last"] if (b_sum["selection"].astype(str) == "last").any() \
+        else b_sum
+    gdf, pdf = curve_frames(fig_sum)
+    highlight = figures.highlight_methods(fig_sum[fig_sum["stream"] == prim], "tail_mean")
     pw_b = pw[(pw["split"] == split) & (pw["backbone"] == backbone)] if len(pw) else pw
     return {
         "backbone": backbone, "anchor": bkey, "detail_file": detail_file, "primary": prim, "views": views,
@@ -256,6 +260,46 @@ def backbone_section(split: str, backbone: str, b_sum: pd.DataFrame, pw: pd.Data
         "pairwise": pairwise_table(pw_b, f"pairwise-{bkey}") if len(pw_b) else None,
         "n_resamples": _n_resamples(pw_b),
     }
+
+
+#: heading of the section that holds the test-selected (``best_test``) rows, after everything else
+OPTIMISTIC_TITLE = ("Selected on the test set (optimistic; the official code's F13 protocol) — "
+                    "not comparable with the tables above")
+
+
+def is_optimistic(selection) -> bool:
+    """``best_test`` rows (checkpoint chosen on the test split) never share a table with the others."""
+    return str(selection) == "best_test"
+
+
+def optimistic_blocks(opt_summary: pd.DataFrame, pw: pd.DataFrame, paper: PaperIndex,
+                      recs: Sequence[RunRecord]) -> List[dict]:
+    """One block per split × backbone of the test-selected rows: ranked tables (all streams in one
+    table) for each metric of the switch, compared only among themselves (the pairwise rows used
+    here share the ``best_test`` rule). The first screen and the paper tables never show them."""
+    out = []
+    if opt_summary.empty:
+        return out
+    pw_opt = pw[pw["selection"].astype(str) == "best_test"] if len(pw) else pw
+    keys = sorted({(str(a), str(b)) for a, b in zip(opt_summary["split"], opt_summary["backbone"])})
+    for split, backbone in keys:
+        b_sum = opt_summary[(opt_summary["split"].astype(str) == split)
+                            & (opt_summary["backbone"].astype(str) == backbone)].reset_index(drop=True)
+        b_recs = [r for r in recs if str(r.run["split"]) == split and str(r.run["backbone"]) == backbone]
+        recs_by_key: Dict[tuple, List[RunRecord]] = {}
+        for rec in b_recs:
+            recs_by_key.setdefault((str(rec.run["method"]), str(rec.run["stream"]), str(rec.run["selection"])),
+                                   []).append(rec)
+        bkey = slug("optimistic", split, backbone)
+        views = []
+        for metric, label in METRIC_VIEWS:
+            has = bool(b_sum[f"{metric}_mean"].notna().any())
+            views.append({"metric": metric, "label": label, "has": has,
+                          "main": ranked_table(f"{bkey}-{metric}", b_sum, metric, pw_opt, paper, recs_by_key)
+                          if has else None})
+        out.append({"split": split, "backbone": backbone, "anchor": bkey, "views": views,
+                    "n_runs": len(b_recs)})
+    return out
 
 
 def _n_resamples(pw: pd.DataFrame) -> str:

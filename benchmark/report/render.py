@@ -22,7 +22,7 @@ from benchmark.report import figures
 from benchmark.report.common import (METRIC_VIEWS, ReportInputs, dataset_summary, environment, groups,
                                      load_paper_results, render_page, slug, split_counts, split_ratio)
 from benchmark.report.details import details_page
-from benchmark.report.overview import backbone_section
+from benchmark.report.overview import OPTIMISTIC_TITLE, backbone_section, is_optimistic, optimistic_blocks
 from benchmark.report.paper import PAGE_ORDER, PaperIndex, paper_table
 from benchmark.report.provenance import provenance
 
@@ -59,10 +59,18 @@ def render_report(inputs: ReportInputs) -> List[Path]:
     out = Path(inputs.out)
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
-    records = _records(inputs)
-    summary, pw = load_tables(records, inputs.tables, inputs.n_resamples)
+    all_records = _records(inputs)
+    summary, pw = load_tables(all_records, inputs.tables, inputs.n_resamples)
     paper_df = load_paper_results(inputs.paper_results)
     paper = PaperIndex(paper_df)
+    # test-selected rows (best_test) get their own section at the end; every other table leaves them out
+    records = [r for r in all_records if not is_optimistic(r.run["selection"])]
+    opt_records = [r for r in all_records if is_optimistic(r.run["selection"])]
+    opt_summary = summary
+    if len(summary):
+        opt_mask = summary["selection"].map(is_optimistic).astype(bool)
+        opt_summary, summary = summary[opt_mask].reset_index(drop=True), summary[~opt_mask].reset_index(drop=True)
+    optimistic = optimistic_blocks(opt_summary, pw, paper, opt_records)
 
     tables = [t for t in (paper_table(tab, paper_df, summary) for tab in PAGE_ORDER) if t is not None]
     detail_pages = []
@@ -89,17 +97,19 @@ def render_report(inputs: ReportInputs) -> List[Path]:
             detail_pages.append((detail_file, details_page(split, backbone, b_recs, counts)))
         sections.append({"split": split, "dataset": dataset, "benchmark": benchmark, "ratio": split_ratio(split),
                          "anchor": key, "dist_svg": dist_svg, "shot_rows": shot_rows, "dataset_summary": ds,
-                         "backbones": backbones, "n_runs": len(recs)})
+                         "backbones": backbones, "n_runs": len({r.path for r in recs})})   # folders, not selections
 
     nav = {"tables": [{"file": t["file"], "title": t["title"]} for t in tables],
            "details": [{"file": f, "title": ctx["title"]} for f, ctx in detail_pages]}
     written = [render_page(env, "index.html", out, "index.html", title="LT-Skeleton Bench report", nav=nav,
-                           sections=sections, n_runs=len(records), n_configs=len(summary), views=METRIC_VIEWS)]
+                           sections=sections, n_runs=len({r.path for r in records}), n_configs=len(summary), views=METRIC_VIEWS,
+                           optimistic=optimistic, optimistic_title=OPTIMISTIC_TITLE,
+                           n_optimistic=len(opt_records))]
     for t in tables:
         written.append(render_page(env, "paper_table.html", out, t["file"], title=t["title"], nav=nav, t=t))
     for f, ctx in detail_pages:
         written.append(render_page(env, "details.html", out, f, nav=nav, **ctx))
     written.append(render_page(env, "provenance.html", out, "provenance.html", title="Provenance", nav=nav,
-                               p=provenance(records, inputs.config)))
+                               p=provenance(all_records, inputs.config)))
     return written
 

@@ -14,7 +14,8 @@ try:
     config["experiment"] = bw.experiment_name(config, workflow.configfiles)
     bw.check_roots(config)
     SPLITS = bw.selected_splits(config)  # only what select_tables / select_datasets keep
-    METHODS = bw.methods(config)
+    METHODS = bw.methods(config, candidates=True)  # with sweep candidates (wb_wd0.0005, …)
+    SWEEP_SPLITS, SWEEP_METHODS = bw.swept(config)  # rows the sweep selection step writes
     BACKBONES = bw.backbones(config)
     ENSEMBLES = bw.ensembles(config)
     RUNS = bw.runs(config)
@@ -164,3 +165,10 @@ def gpu_share_args():
     """``--share K`` for the GPU slot allocator when jobs may share a GPU (config gpu_jobs_per_device)."""
     k = int(config.get("gpu_jobs_per_device", 1))
     return ["--share", str(k)] if k > 1 else []
+
+
+def sweep_input(wildcards):
+    """The candidate runs the sweep selection step of one swept run (wb on NTU) reads."""
+    dirs = bw.sweep_candidate_dirs(config, wildcards.split, wildcards.backbone, wildcards.method,
+                                   wildcards.stream, int(wildcards.seed))
+    return {"metrics": [f"{d}/metrics.json" for d in dirs], "models": [f"{d}/model.pt" for d in dirs]}
