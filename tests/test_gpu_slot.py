@@ -39,7 +39,8 @@ ENV_DUMP = "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 
 @pytest.fixture
 def env(tmp_path):
     e = {k: v for k, v in os.environ.items()
-         if k not in ("SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", gs.ENV_IDS, gs.ENV_LOCK_DIR)}
+         if k not in ("SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", gs.ENV_IDS, gs.ENV_LOCK_DIR,
+                     gs.ENV_SHARE)}
     e[gs.ENV_LOCK_DIR] = str(tmp_path / "locks")
     return e
 
@@ -51,10 +52,12 @@ def sleeper(tmp_path):
     return str(path)
 
 
-def _slot(n, command, env, log=None):
+def _slot(n, command, env, log=None, share=None):
     args = [sys.executable, "-m", "benchmark.gpu_slot", "--n", str(n)]
     if log:
         args += ["--log", str(log)]
+    if share is not None:
+        args += ["--share", str(share)]
     return subprocess.Popen(args + ["--"] + list(command), env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -260,3 +263,190 @@ def test_usage_errors(env):
     p = subprocess.run([sys.executable, "-m", "benchmark.gpu_slot", "--n", "1", "--"], env=env,
                        cwd=REPO, capture_output=True, text=True)
     assert p.returncode != 0 and "no command" in p.stderr
+
+
+# ------------------------------------------------------------------------------ sharing (--share K)
+
+BARRIER = """
+import json, os, sys, time
+out, folder, parties = sys.argv[1], sys.argv[2], int(sys.argv[3])
+start = time.time()
+open(os.path.join(folder, str(os.getpid())), "w").close()
+deadline = time.time() + 30
+while len(os.listdir(folder)) < parties:     # proceed only once all parties run at the same time
+    if time.time() > deadline:
+        sys.exit("barrier: the other jobs never ran alongside this one")
+    time.sleep(0.02)
+json.dump({"ids": os.environ.get("CUDA_VISIBLE_DEVICES"), "start": start, "pid": os.getpid()}, open(out, "w"))
+"""
+
+
+def _wait_ready(proc, ready, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not ready.exists() or not ready.read_text():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "job never started"
+        time.sleep(0.05)
+    return int(ready.read_text())
+
+
+def _names(directory):
+    return sorted(p.name for p in Path(directory).iterdir())
+
+
+def test_slot_path_names(tmp_path):
+    assert gs.slot_path(tmp_path, "0", 1) == tmp_path / "gpu0.slot1.lock"
+    mig = gs.slot_path(tmp_path, "MIG-GPU-1234/1/0", 0)
+    assert mig.parent == tmp_path and mig.name == gs.lock_path(tmp_path, "MIG-GPU-1234/1/0").stem + ".slot0.lock"
+
+
+def test_sharers_spread_then_double_up_and_cap_at_k(tmp_path):
+    leases = [gs.try_acquire(["a", "b"], 1, tmp_path, share=2) for _ in range(4)]
+    assert [(le.ids, le.slots) for le in leases] == [
+        (["a"], {"a": 0}), (["b"], {"b": 0}), (["a"], {"a": 1}), (["b"], {"b": 1})]   # idle GPUs first
+    assert gs.try_acquire(["a", "b"], 1, tmp_path, share=2) is None                 # 2 x 2 slots taken
+    leases[0].release()
+    again = gs.try_acquire(["a", "b"], 1, tmp_path, share=2)
+    assert again.ids == ["a"] and again.slots == {"a": 0}
+    for le in leases[1:] + [again]:
+        le.release()
+    assert _names(tmp_path) == ["gpua.lock", "gpua.slot0.lock", "gpua.slot1.lock",
+                                "gpub.lock", "gpub.slot0.lock", "gpub.slot1.lock"]
+
+
+def test_multi_gpu_sharer_takes_distinct_gpus_all_or_nothing(tmp_path):
+    one = gs.try_acquire(["a", "b", "c"], 1, tmp_path, share=2)                     # a, slot 0
+    two = gs.try_acquire(["a", "b", "c"], 2, tmp_path, share=2)                     # the idle b and c
+    assert one.ids == ["a"] and two.ids == ["b", "c"] and two.slots == {"b": 0, "c": 0}
+    three = gs.try_acquire(["a", "b", "c"], 3, tmp_path, share=2)                   # one slot left each
+    assert three.ids == ["a", "b", "c"] and set(three.slots.values()) == {1}
+    assert gs.try_acquire(["a", "b", "c"], 1, tmp_path, share=2) is None
+    three.release()
+    exclusive = gs.try_acquire(["c"], 1, tmp_path)                                  # c still has 'two'
+    assert exclusive is None
+    two.release()
+    exclusive = gs.try_acquire(["c"], 1, tmp_path)
+    assert exclusive.ids == ["c"]
+    # the one free GPU slot of 'a' is not enough for 2 GPUs: nothing stays held
+    assert gs.try_acquire(["a", "c"], 2, tmp_path, share=2) is None
+    assert gs.try_acquire(["a"], 1, tmp_path, share=2).slots == {"a": 1}
+    with pytest.raises(gs.GpuSlotError, match="needs 2 GPU"):                       # never 2 slots of one GPU
+        gs.acquire(2, ["a"], tmp_path, share=2)
+    exclusive.release()
+    one.release()
+
+
+def test_exclusive_and_sharing_jobs_never_meet_on_a_gpu(tmp_path):
+    exclusive = gs.try_acquire(["a"], 1, tmp_path)
+    assert gs.try_acquire(["a"], 1, tmp_path, share=2) is None                     # sharer waits
+    assert gs.try_acquire(["a", "b"], 1, tmp_path, share=2).ids == ["b"]           # ... or goes elsewhere
+    exclusive.release()
+    sharer = gs.try_acquire(["a"], 1, tmp_path, share=4)
+    assert sharer is not None
+    assert gs.try_acquire(["a"], 1, tmp_path) is None                              # exclusive waits
+    with pytest.raises(gs.GpuSlotError, match="within 0.3 s"):
+        gs.acquire(1, ["a"], tmp_path, timeout=0.3)
+    sharer.release()
+    assert gs.try_acquire(["a"], 1, tmp_path).ids == ["a"]
+
+
+def test_acquire_rejects_a_bad_share(tmp_path):
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(gs.GpuSlotError, match="share must be a whole number >= 1"):
+            gs.acquire(1, ["a"], tmp_path, share=bad)
+
+
+def test_owner_note_goes_to_the_slot_file(tmp_path):
+    lease = gs.try_acquire(["0"], 1, tmp_path, share=2)
+    gs._write_owner(lease, ["python", "-m", "benchmark", "train"])
+    assert "benchmark train" in gs.slot_path(tmp_path, "0", 0).read_text()
+    assert gs.lock_path(tmp_path, "0").read_text() == ""                           # shared by all sharers
+    lease.release()
+
+
+def test_two_sharers_run_at_once_third_waits_and_exit_frees_the_slot(tmp_path, env, sleeper):
+    env[gs.ENV_IDS] = "0"
+    locks = Path(env[gs.ENV_LOCK_DIR])
+    barrier, meet = tmp_path / "barrier.py", tmp_path / "meet"
+    barrier.write_text(BARRIER)
+    meet.mkdir()
+    outs = [tmp_path / f"pair{i}.json" for i in range(2)]
+    pair = [_slot(1, [sys.executable, str(barrier), str(o), str(meet), "2"], env, share=2) for o in outs]
+    _finish(pair)                                                   # each waited for the other: concurrent
+    assert [json.loads(o.read_text())["ids"] for o in outs] == ["0", "0"]
+
+    holders, readies = [], [tmp_path / f"ready{i}" for i in range(2)]
+    try:
+        for i, ready in enumerate(readies):
+            holders.append(_slot(1, [sys.executable, sleeper, str(tmp_path / f"h{i}.json"), "60", str(ready)],
+                                 env, tmp_path / "share.log", share=2))
+        for proc, ready in zip(holders, readies):
+            assert _wait_ready(proc, ready) == proc.pid                  # exec-ed: the job holds its slot
+        notes = [gs.slot_path(locks, "0", j).read_text() for j in range(2)]
+        assert sorted(int(n.split()[1]) for n in notes) == sorted(p.pid for p in holders)
+        assert "slot 0 of 2" in (tmp_path / "share.log").read_text()
+        with pytest.raises(gs.GpuSlotError, match=r"a free slot \(of 2\) on 1 GPU"):
+            gs.acquire(1, ["0"], locks, share=2, timeout=0.3)            # a third sharer waits ...
+        assert gs.try_acquire(["0"], 1, locks) is None                   # ... and so does an exclusive job
+        third_out = tmp_path / "third.json"
+        third = _slot(1, [sys.executable, sleeper, str(third_out), "0"], env, share=2)
+        time.sleep(0.5)
+        assert third.poll() is None
+        killed_at = time.time()
+        os.kill(holders[0].pid, signal.SIGKILL)                          # the kernel frees its slot
+        holders[0].wait(timeout=10)
+        _finish([third])
+        assert json.loads(third_out.read_text())["start"] >= killed_at
+    finally:
+        for proc in holders:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    lease = gs.try_acquire(["0"], 1, locks)                              # all gone: exclusive again
+    assert lease is not None
+    lease.release()
+
+
+def test_exclusive_and_sharing_processes_mixed_on_one_gpu(tmp_path, env, sleeper):
+    env[gs.ENV_IDS] = "0"
+    shares = [2, 1, 2, 2, 1, 2]
+    outs = [tmp_path / f"m{i}.json" for i in range(len(shares))]
+    procs = [_slot(1, [sys.executable, sleeper, str(o), "0.3"], env, share=k) for k, o in zip(shares, outs)]
+    _finish(procs)
+    records = [dict(json.loads(o.read_text()), share=k) for k, o in zip(shares, outs)]
+    assert all(r["ids"] == "0" for r in records)
+    for r in records:
+        others = [q for q in records if q is not r and q["start"] < r["end"] and r["start"] < q["end"]]
+        if r["share"] == 1:
+            assert not others, f"an exclusive job overlapped another: {r} {others}"
+        else:
+            assert all(q["share"] == 2 for q in others) and len(others) <= 1, (r, others)
+
+
+def test_share_1_keeps_the_old_lock_names(tmp_path, env):
+    env[gs.ENV_IDS] = "0"
+    out, log = tmp_path / "env.json", tmp_path / "one.log"
+    _finish([_slot(1, [sys.executable, "-c", ENV_DUMP, str(out)], env, log)])
+    _finish([_slot(1, [sys.executable, "-c", ENV_DUMP, str(out)], env, log, share=1)])
+    assert _names(env[gs.ENV_LOCK_DIR]) == ["gpu0.lock"]
+    assert "(slot" not in log.read_text() and log.read_text().count("leased GPU id(s) 0 of pool") == 2
+
+
+def test_share_from_the_environment_and_its_errors(tmp_path, env):
+    env[gs.ENV_IDS] = "0"
+    log = tmp_path / "env-share.log"
+    env[gs.ENV_SHARE] = "3"
+    _finish([_slot(1, [sys.executable, "-c", "pass"], env, log)])
+    assert "0 (slot 0 of 3)" in log.read_text()
+    _finish([_slot(1, [sys.executable, "-c", "pass"], env, log, share=1)])     # --share wins
+    assert log.read_text().count("slot 0 of 3") == 1
+    for bad in ("0", "two", "-2"):
+        env[gs.ENV_SHARE] = bad
+        p = _slot(1, [sys.executable, "-c", "pass"], env)
+        _, err = p.communicate(timeout=30)
+        assert p.returncode == 2 and f"LTBENCH_GPU_SHARE={bad!r} is not a whole number >= 1" in err
+    env[gs.ENV_SHARE] = ""                                                     # empty = unset = 1
+    _finish([_slot(1, [sys.executable, "-c", "pass"], env, log)])
+    p = _slot(1, [sys.executable, "-c", "pass"], env, share=0)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 2 and "--share must be >= 1" in err
