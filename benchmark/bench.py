@@ -417,31 +417,38 @@ DEMO_SHAPE = {"backbone": "stgcnpp", "base_channels": 8, "batch": 32, "clip_len"
 
 def packed_vs_separate(num_runs: int = 3, device="cpu", backbone: str = "stgcnpp", base_channels: int = 8,
                        batch: int = 32, clip_len: int = 20, num_classes: int = 10, num_person: int = 2,
-                       layout: str = "ntu25", pairs: int = 5, warmup: int = 1, precision: str = "fp32") -> Dict:
-    """Training throughput of ``num_runs`` seeds as one packed (vmapped) model against the same
-    runs stepped one after the other, interleaved: a round times the P separate steps, then one
-    packed step over the same P batches. Ratio = separate time / packed time per round."""
+                       layout: str = "ntu25", pairs: int = 5, warmup: int = 1, precision: str = "auto") -> Dict:
+    """Training throughput of ``num_runs`` seeds as one packed model (the packing the engine uses:
+    ``benchmark.engine.packed.make_packed``) against the same runs stepped one after the other,
+    interleaved: a round times the P separate steps, then one packed step over the same P batches.
+    Ratio = separate time / packed time per round. ``precision`` as in a run's schedule."""
+    import copy
+
     import torch
     import torch.nn.functional as F
-    from benchmark.engine.packed import PackedModel
+    from benchmark.engine.packed import make_packed
     from benchmark.graphs import get_layout
     from benchmark.models import build_model
-    from benchmark.models.speed import autocast, set_graph_impl
+    from benchmark.models.speed import autocast, resolve_precision, set_graph_impl
+    from methods._base import LinearHead
 
     device = torch.device(device)
+    precision = resolve_precision(precision, device)
     lay = get_layout(layout)
     models = []
     for seed in range(num_runs):
         torch.manual_seed(seed)
-        models.append(set_graph_impl(build_model(backbone, lay, num_classes, num_person=num_person,
-                                                 base_channels=base_channels), "matmul").to(device).train())
+        m = build_model(backbone, lay, num_classes, num_person=num_person, base_channels=base_channels)
+        m.head = LinearHead(m.feat_dim, num_classes)             # the engine's default head
+        models.append(set_graph_impl(m, "matmul").to(device).train())
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(num_runs, batch, num_person, clip_len, lay.num_node, 3, generator=gen).to(device)
     y = torch.randint(0, num_classes, (num_runs, batch), generator=gen).to(device)
-    opts = [torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9, nesterov=True) for m in models]
-    import copy
-    packed = PackedModel([copy.deepcopy(m) for m in models]).train()
-    popt = torch.optim.SGD(list(packed.params.values()), lr=1e-3, momentum=0.9, nesterov=True)
+    kw = dict(lr=1e-3, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    opts = [torch.optim.SGD(m.parameters(), **kw) for m in models]
+    packed, kind = make_packed([copy.deepcopy(m) for m in models])
+    packed.train()
+    popt = torch.optim.SGD([t for _, t in packed.named_packed_parameters()], **kw)
 
     def separate():
         for p, (m, o) in enumerate(zip(models, opts)):
@@ -454,8 +461,8 @@ def packed_vs_separate(num_runs: int = 3, device="cpu", backbone: str = "stgcnpp
     def together():
         popt.zero_grad(set_to_none=True)
         with autocast(device, precision):
-            logits = packed(x)
-        sum(F.cross_entropy(logits[p].float(), y[p]) for p in range(num_runs)).backward()
+            logits = packed(x).float()
+        sum(F.cross_entropy(logits[p], y[p]) for p in range(num_runs)).backward()
         popt.step()
 
     for _ in range(warmup):
@@ -475,14 +482,14 @@ def packed_vs_separate(num_runs: int = 3, device="cpu", backbone: str = "stgcnpp
     clips = num_runs * batch
     return {"num_runs": num_runs, "backbone": backbone, "base_channels": base_channels, "batch": batch,
             "clip_len": clip_len, "num_classes": num_classes, "precision": precision, "device": str(device),
-            "separate_samples_per_s": clips / _median(ts), "packed_samples_per_s": clips / _median(tp),
+            "packing": kind, "separate_samples_per_s": clips / _median(ts), "packed_samples_per_s": clips / _median(tp),
             "ratio_packed_vs_separate": interleaved_ratios(ts, tp), "separate_step_s": ts, "packed_step_s": tp}
 
 
 def format_packed(r: Dict) -> str:
     q = r["ratio_packed_vs_separate"]
     return (f"packed runs: {r['num_runs']} × {r['backbone']} base={r['base_channels']} N={r['batch']} "
-            f"T={r['clip_len']} ({r['precision']}, {r['device']}): separate {r['separate_samples_per_s']:.1f} smp/s, "
+            f"T={r['clip_len']} ({r['packing']} packing, {r['precision']}, {r['device']}): separate {r['separate_samples_per_s']:.1f} smp/s, "
             f"packed {r['packed_samples_per_s']:.1f} smp/s, × {q['median']:.2f} ({q['min']:.2f}–{q['max']:.2f}, "
             f"{q['pairs']} interleaved pairs)")
 
@@ -514,6 +521,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    "MACs and peak memory per backbone")
     p.add_argument("--packed", type=int, default=3, help="also measure this many seeds trained as one "
                    "packed model vs separately, at the demo's shape (0 = skip; default 3)")
+    p.add_argument("--packed-precision", default="auto", choices=["fp32", "bf16", "auto"],
+                   help="precision of the packed-runs line (default auto, as config/demo.yaml)")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON to this path")
     a = p.parse_args(argv)
     import torch
@@ -551,7 +560,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         doc = {"kind": "bench-compare", "threads": torch.get_num_threads(), "torch": torch.__version__,
                "comparisons": results, "results": estimate_rows(results)}
         if a.packed and a.packed > 1:
-            doc["packed"] = packed_vs_separate(a.packed, dev, pairs=a.pairs)
+            doc["packed"] = packed_vs_separate(a.packed, dev, pairs=a.pairs, precision=a.packed_precision)
             print(format_packed(doc["packed"]), flush=True)
         text = json.dumps(doc, indent=2)
     if a.json is not None:

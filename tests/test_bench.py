@@ -123,4 +123,4 @@ def test_packed_vs_separate_reports_interleaved_ratio():
     r = bench.packed_vs_separate(2, "cpu", base_channels=8, batch=2, clip_len=6, pairs=2, warmup=0)
     assert r["num_runs"] == 2 and len(r["separate_step_s"]) == len(r["packed_step_s"]) == 2
     assert r["packed_samples_per_s"] > 0 and r["ratio_packed_vs_separate"]["pairs"] == 2
-    assert "packed runs: 2 × stgcnpp" in bench.format_packed(r)
+    assert "packed runs: 2 × stgcnpp" in bench.format_packed(r) and r["packing"] == "channel"

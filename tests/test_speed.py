@@ -194,3 +194,35 @@ def test_speed_options_change_the_hash_only_when_set():
     assert RunSpec.from_dict({**base, "schedule": {"precision": "fp32"}}).config_hash == plain.config_hash
     assert RunSpec.from_dict({**base, "schedule": {"precision": "bf16"}}).config_hash != plain.config_hash
     assert RunSpec.from_dict({**base, "schedule": {"compile": True}}).config_hash != plain.config_hash
+
+
+def test_auto_precision_is_bf16_only_where_the_device_computes_it_natively(monkeypatch):
+    from benchmark.engine.config import RunSpec
+    from benchmark.models import speed
+
+    monkeypatch.setattr(speed, "native_bf16", lambda device: True)
+    assert speed.resolve_precision("auto", "cpu") == "bf16"
+    assert speed.training_options("auto", device="cpu").precision == "bf16"
+    monkeypatch.setattr(speed, "native_bf16", lambda device: False)
+    assert speed.resolve_precision("auto", "cpu") == "fp32"
+    assert speed.training_options("auto", device="cpu").precision == "fp32"
+    assert speed.resolve_precision("bf16", "cpu") == "bf16"        # an explicit choice is kept
+    with pytest.raises(ValueError, match="precision must be one of"):
+        speed.resolve_precision("fp16", "cpu")
+    spec = RunSpec.from_dict(dict(dataset="d", benchmark="b", split_id="s", backbone="stgcnpp", method="ce",
+                                  method_id="ce", stream="j", seed=0, schedule={"precision": "auto"}))
+    assert spec.schedule.precision == "auto"
+
+
+def test_native_bf16_reads_the_cpu_flags(monkeypatch, tmp_path):
+    import builtins
+
+    from benchmark.models import speed
+
+    real_open = builtins.open
+    for flags, expected in (("fpu sse avx512f avx512_bf16", True), ("fpu sse amx_bf16", True), ("fpu sse avx2", False)):
+        info = tmp_path / "cpuinfo"
+        info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        monkeypatch.setattr(builtins, "open", lambda p, *a, **k: real_open(info if p == "/proc/cpuinfo" else p, *a, **k))
+        assert speed.native_bf16("cpu") is expected
+    monkeypatch.setattr(builtins, "open", real_open)

@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional
 
 ENGINE_VERSION = "1"
 STREAMS = ("j", "b", "k", "jm", "bm", "km")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")   # auto: bf16 where the device computes it natively
 SPEED_DEFAULTS = {"precision": "fp32", "compile": False, "deterministic": False}
 
 
@@ -49,7 +49,7 @@ class Schedule:
     #: also store the pooled test features (N, clips, d) in test_probs.npz (key ``features``)
     save_features: bool = False
     # Speed options (how the arithmetic runs, not what it computes; recorded in metrics.json).
-    precision: str = "fp32"           # fp32 | bf16 (autocast; weights and optimizer state stay fp32)
+    precision: str = "fp32"           # fp32 | bf16 (autocast; weights and optimizer state stay fp32) | auto
     compile: bool = False             # torch.compile the model (minutes of compilation up front)
     deterministic: bool = False       # bit-reproducible kernels (cuDNN autotuning off) on GPUs
 

@@ -1,6 +1,7 @@
 """Speed options of a model that never change what it computes (only how, up to rounding).
 
-- ``precision``: ``"fp32"`` or ``"bf16"``. bf16 runs the forward under ``torch.autocast``
+- ``precision``: ``"fp32"``, ``"bf16"`` or ``"auto"`` (:func:`resolve_precision`: bf16 where the
+  device computes it natively, else fp32; the resolved value is what a run records). bf16 runs the forward under ``torch.autocast``
   (convolutions and matmuls in bfloat16, weights and optimizer state kept in fp32; no loss
   scaling is needed because bf16 has fp32's exponent range). CPUs with AVX512-BF16/AMX and every
   recent GPU run it at about twice the fp32 rate.
@@ -23,6 +24,38 @@ import torch
 import torch.nn as nn
 
 PRECISIONS = ("fp32", "bf16")
+#: what a config may say: a precision, or ``auto``
+PRECISION_CHOICES = PRECISIONS + ("auto",)
+
+
+def native_bf16(device) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CUDA device that supports it, or a CPU
+    with AVX512-BF16 or AMX-BF16 (read from /proc/cpuinfo; other systems count as no). Elsewhere
+    bf16 autocast is emulated and slower than fp32."""
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if dev.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if dev.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            flags = set()
+            for line in f:
+                if line.startswith("flags"):
+                    flags.update(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(precision: str, device=None) -> str:
+    """``auto`` → ``bf16`` where :func:`native_bf16`, else ``fp32``; other values unchanged."""
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(f"precision must be one of {PRECISION_CHOICES}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
 GRAPH_IMPLS = ("einsum", "matmul")
 
 
@@ -62,8 +95,7 @@ def to_channels_last(model: nn.Module) -> nn.Module:
 
 def autocast(device, precision: str):
     """The forward-pass context for ``precision`` on ``device`` (a no-op for fp32)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    precision = resolve_precision(precision, device)
     if precision == "fp32":
         return contextlib.nullcontext()
     dev_type = torch.device(device).type
@@ -87,5 +119,5 @@ def training_options(precision: str = "fp32", compile: bool = False, device=None
     layout choices that measured fastest with ``python -m benchmark.bench`` (graph convolutions
     as one matmul over joints; channels-last only on GPUs, where cuDNN prefers it)."""
     dev_type = torch.device(device).type if device is not None else "cpu"
-    return SpeedOptions(precision=precision, compile=bool(compile), graph_impl="matmul",
+    return SpeedOptions(precision=resolve_precision(precision, device), compile=bool(compile), graph_impl="matmul",
                         channels_last=dev_type == "cuda")
