@@ -90,7 +90,9 @@ def family_of(dataset_cfg: Dict[str, Any], dataset_id: str = "") -> Optional[str
         return None if fam == "none" else fam
     if dataset_cfg.get("source") == "synthetic":
         return None
-    return LAYOUT_FAMILY.get(dataset_cfg.get("layout", "ntu25"))
+    layout = dataset_cfg.get("layout", "ntu25")
+    # a custom layout (a mapping, generic format) belongs to no released recipe
+    return LAYOUT_FAMILY.get(layout) if isinstance(layout, str) else None
 
 
 def official_recipe(dataset_cfg: Dict[str, Any], dataset_id: str = "") -> Optional[Recipe]:

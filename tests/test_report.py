@@ -42,7 +42,12 @@ def _write_run(d: Path, run: dict, probs: np.ndarray, labels: np.ndarray, counts
              clip_logits=np.log(np.stack([probs, probs], axis=1)).astype(np.float32), names=names)
     meta = {"wall_time_s": 100.0 + 10 * seed, "hardware": "fake-cpu x2", "device": "cpu", "code_version": "abc123",
             "config_hash": "cfg0", "method_meta": {"method": run["method"], "fidelity": run["fidelity"], "flags": {}},
-            "schedule": {"epochs": 5}, "train_samples_per_s": 12.5}
+            "schedule": {"epochs": 5}, "train_samples_per_s": 12.5,
+            "fidelity_flags": {"F2": {"option": "lambda_scope", "value": "per_device" if run["fidelity"] == "official_code"
+                                      else "per_batch"},
+                               "F14": {"option": "schedule.batch_size/base_lr",
+                                       "value": {"batch_size": 16 if run["fidelity"] == "official_code" else 128}},
+                               "F17": {"option": "seed", "value": seed}}}
     rec = {"run": run, "metrics": compute_metrics(probs, labels, counts), "meta": meta}
     (d / "metrics.json").write_text(json.dumps(rec, indent=1, sort_keys=True))
     ep = np.arange(1, 6)
@@ -267,6 +272,11 @@ def test_details_and_provenance(rendered):
     prov = _html(rendered, "provenance.html")
     assert "abc123" in prov and "fake-cpu x2" in prov and "methods: [ce, brl, brl_official]" in prov
     assert "ntu60_xsub_lt100/stgcnpp/brl/j/seed0" in prov
+    # the fidelity table: one row per flag, one column per method and mode, the values the runs used
+    fid = prov[prov.index("<h2>Fidelity flags</h2>"):prov.index("<h2>Method settings")]
+    assert "brl_official (official_code)" in fid and "brl (paper)" in fid
+    assert "per_device" in fid and "per_batch" in fid and "batch_size=16" in fid and "batch_size=128" in fid
+    assert ">F2<" in fid and ">F14<" in fid and ">F17<" not in fid      # seeds vary per run: not a flag column
 
 
 def test_render_is_byte_identical(rendered):

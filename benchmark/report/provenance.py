@@ -33,6 +33,7 @@ def provenance(records: Sequence[RunRecord], config: Optional[Path]) -> dict:
         settings[m] = json.dumps({"fidelity": r.run["fidelity"], "fidelity_flags": r.meta.get("fidelity_flags"),
                                   "recipe": r.meta.get("recipe"), "method_meta": r.meta.get("method_meta"),
                                   "schedule": r.meta.get("schedule")}, indent=1, sort_keys=True, default=str)
+    flags_table = fidelity_table(records)
     total = sum(num(r.meta.get("wall_time_s")) or 0.0 for r in records if not str(r.run["stream"]).startswith("ens-"))
     return {
         "config_text": Path(config).read_text() if config is not None and Path(config).exists() else "",
@@ -43,4 +44,42 @@ def provenance(records: Sequence[RunRecord], config: Optional[Path]) -> dict:
         "total_wall": fmt_seconds(total),
         "table": table("runs", cols, rows),
         "settings": [{"method": k, "json": v} for k, v in settings.items()],
+        "fidelity": flags_table,
     }
+
+
+def _flag_value(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
+    return txt(value)
+
+
+def fidelity_table(records: Sequence[RunRecord]) -> Optional[dict]:
+    """Flags × methods: every fidelity flag (F1–F18, docs/fidelity.md) a method's runs recorded,
+    with its option name and the value the runs used. Seeds (F17) vary per run and are left out;
+    a method whose runs disagree on a value shows every value."""
+    values: dict = {}
+    options: dict = {}
+    methods: list = []
+    for r in sorted(records, key=lambda r: (method_sort_key(str(r.run["method"])), r.path)):
+        flags = r.meta.get("fidelity_flags") or {}
+        m = f"{r.run['method']} ({r.run['fidelity']})"
+        if not flags or str(r.run["stream"]).startswith("ens-"):
+            continue
+        if m not in methods:
+            methods.append(m)
+        for fid, f in flags.items():
+            if fid == "F17":
+                continue
+            options.setdefault(fid, f.get("option", ""))
+            values.setdefault((fid, m), set()).add(_flag_value(f.get("value")))
+    if not methods:
+        return None
+    rows = []
+    for fid in sorted(options, key=lambda f: int(f[1:]) if f[1:].isdigit() else 99):
+        cells = [cell(fid, "name"), cell(txt(options[fid]))]
+        for m in methods:
+            v = values.get((fid, m))
+            cells.append(cell("—" if v is None else " | ".join(sorted(v)), "" if v is not None else "muted"))
+        rows.append(row(cells))
+    return table("fidelity", ["flag", "option"] + methods, rows)
