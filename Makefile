@@ -15,7 +15,7 @@ CORES ?= all
 # GPUs the demo may use: all visible ones, 0 on a CPU machine.
 GPUS ?= $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 # On a CPU box run two 1-thread training jobs side by side (faster than one 2-thread job).
-DEMO_FLAGS ?= $(if $(filter 0,$(GPUS)),--set-threads train=1,)
+DEMO_FLAGS ?= $(if $(filter 0,$(GPUS)),--set-threads train=1 train_pack=1,)
 SNAKEMAKE := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake
 
 .PHONY: setup demo test lint dryrun clean help

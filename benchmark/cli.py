@@ -99,17 +99,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec = RunSpec.from_json(Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec)
     print(f"[train] threads: --threads {args.threads}, torch intra-op threads {torch.get_num_threads()}",
           file=sys.stderr)
-    rec = None
-    if args.from_pack:
-        from benchmark.engine.packed import take_packed_result
-        rec = take_packed_result(spec, Path(args.data), Path(args.split) if args.split else None,
-                                 Path(args.stage1) if args.stage1 else None, Path(args.from_pack), Path(args.out))
-    if rec is None:
-        rec = train_run(spec, data_dir=Path(args.data), split_file=Path(args.split) if args.split else None,
-                        out_dir=Path(args.out), ckpt_dir=Path(args.ckpt),
-                        stage1=Path(args.stage1) if args.stage1 else None, device=args.device,
-                        progress=not args.no_progress, stop_after_epochs=args.stop_after_epochs,
-                        keep_checkpoint=args.keep_checkpoint)
+    rec = train_run(spec, data_dir=Path(args.data), split_file=Path(args.split) if args.split else None,
+                    out_dir=Path(args.out), ckpt_dir=Path(args.ckpt), stage1=Path(args.stage1) if args.stage1 else None,
+                    device=args.device, progress=not args.no_progress,
+                    stop_after_epochs=args.stop_after_epochs, keep_checkpoint=args.keep_checkpoint)
     if "metrics" in rec:
         m = rec["metrics"]
         print(f"[train] {spec.split_id} {spec.backbone} {spec.method_id} {spec.stream} seed{spec.seed}: "
@@ -137,6 +130,16 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
         m = rec["metrics"]
         print(f"[train] {spec.split_id} {spec.backbone} {spec.method_id} {spec.stream} seed{spec.seed}: "
               f"top1 {m['top1']:.4f} balanced {m['balanced_acc']:.4f}", file=sys.stderr)
+    return 0
+
+
+def cmd_take_pack(args: argparse.Namespace) -> int:
+    from benchmark.engine.config import RunSpec
+    from benchmark.engine.packed import take_packed_result
+
+    spec = RunSpec.from_json(Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec)
+    take_packed_result(spec, Path(args.data), Path(args.split) if args.split else None,
+                       Path(args.stage1) if args.stage1 else None, Path(getattr(args, "from")), Path(args.out))
     return 0
 
 
@@ -188,8 +191,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stop-after-epochs", type=int, help=argparse.SUPPRESS)
     s.add_argument("--keep-checkpoint", action="store_true",
                    help="keep the resumable last.pt after the run finished (default: remove it)")
-    s.add_argument("--from-pack", help="folder where a packed job (train-pack) wrote this run's result: take it "
-                   "if its run identity matches, else train")
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("train-pack", help="train runs that differ only in the seed together, as one packed model")
@@ -202,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--keep-checkpoint", action="store_true")
     s.set_defaults(fn=cmd_train_pack)
+
+    s = sub.add_parser("take-pack", help="copy one run's result from the folder a packed job (train-pack) wrote "
+                       "it to, after checking that it has this run's identity")
+    s.add_argument("--spec", required=True, help="run spec as JSON (or @file)")
+    s.add_argument("--data", required=True)
+    s.add_argument("--split", help="training list (default: the whole training split)")
+    s.add_argument("--stage1", help="final model.pt of the stage-1 run, if the run has one")
+    s.add_argument("--from", required=True, help="the packed job's folder for this run")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_take_pack)
     return p
 
 

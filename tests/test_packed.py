@@ -126,3 +126,29 @@ def test_interrupted_pack_resumes_to_the_uninterrupted_result(tiny_dataset, tmp_
     for a, b in zip(outs_resumed, outs_full):
         np.testing.assert_allclose(np.load(a / "test_probs.npz")["probs"], np.load(b / "test_probs.npz")["probs"],
                                    atol=1e-6)
+
+
+def test_take_pack_copies_only_a_result_with_this_runs_identity(tiny_dataset, tmp_path, capsys):
+    """take-pack copies a packed seed's files into its run folder; a spec that changed since the
+    pack trained is refused with one error line naming the file (rc 2), and nothing is written."""
+    from benchmark.cli import main
+    from benchmark.engine.packed import train_packed
+
+    specs = [_spec(s) for s in (0, 1)]
+    pack = tmp_path / "pack"
+    train_packed(specs, tiny_dataset, None, [pack / f"seed{s.seed}" for s in specs],
+                 [tmp_path / "ck" / f"seed{s.seed}" for s in specs], device="cpu")
+    out = tmp_path / "runs" / "seed1"
+    assert main(["take-pack", "--spec", specs[1].to_json(), "--data", str(tiny_dataset),
+                 "--from", str(pack / "seed1"), "--out", str(out)]) == 0
+    assert (out / "metrics.json").read_bytes() == (pack / "seed1" / "metrics.json").read_bytes()
+    assert (out / "model.pt").exists() and (out / "test_probs.npz").exists() and (out / "epochs.csv").exists()
+    changed = _spec(1, schedule={"runner_epochs": 3, "repeat": 1, "batch_size": 16, "clip_len": 8, "test_clips": 2,
+                                 "eval_batch_size": 16, "val_every": 2})
+    other = tmp_path / "runs" / "changed"
+    capsys.readouterr()
+    assert main(["take-pack", "--spec", changed.to_json(), "--data", str(tiny_dataset),
+                 "--from", str(pack / "seed1"), "--out", str(other)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and str(pack / "seed1" / "metrics.json") in err[0]
+    assert not other.exists()

@@ -1,6 +1,7 @@
 """The Snakemake workflow: lint, parse hygiene, config errors, dry runs, and a tiny end-to-end run."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -287,3 +288,12 @@ def test_seeds_train_as_one_packed_job_with_unchanged_result_paths(tmp_path):
                 / "seeds0-1").exists()
     proc = snakemake(["-n", "--configfile", str(cfg_path)], cwd=tmp_path)
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_gpu_jobs_per_device_reaches_the_slot_allocator(tmp_path):
+    cfg_path = _write(tmp_path, _tiny())
+    shared = snakemake(["-n", "-p", "--configfile", str(cfg_path), "--config", "gpu_jobs_per_device=2"],
+                       cwd=tmp_path).stdout
+    assert "python -m benchmark.gpu_slot --n 1 --share 2 --log" in shared
+    alone = snakemake(["-n", "-p", "--configfile", str(cfg_path)], cwd=tmp_path).stdout
+    assert "--share" not in alone and re.search(r"python -m benchmark.gpu_slot --n 1\s+--log", alone)

@@ -235,10 +235,11 @@ RUN_FILES = ("model.pt", "epochs.csv", "test_probs.npz")
 
 
 def take_packed_result(spec: RunSpec, data_dir: Path, split_file: Optional[Path], stage1: Optional[Path],
-                       packed_dir: Path, out_dir: Path) -> Optional[Dict]:
-    """Copy the result a packed job wrote for ``spec`` into ``out_dir`` if it is this run's result
-    (the same run identity: spec, data checksums, split list, stage-1 model); else None (the
-    caller trains the run itself). Copies are atomic and metrics.json comes last."""
+                       packed_dir: Path, out_dir: Path) -> Dict:
+    """Copy the result a packed job wrote for ``spec`` into ``out_dir``, after checking that it is
+    this run's result (the same run identity: spec, data checksums, split list, stage-1 model).
+    Copies are atomic and metrics.json comes last. Raises :class:`PackError` naming the folder
+    when the result is missing or belongs to another run."""
     import json
 
     from benchmark.data.canonical import load_dataset
@@ -249,8 +250,8 @@ def take_packed_result(spec: RunSpec, data_dir: Path, split_file: Optional[Path]
     packed_dir, out_dir = Path(packed_dir), Path(out_dir)
     metrics_path = packed_dir / "metrics.json"
     if not metrics_path.exists():
-        print(f"[train] {packed_dir}: no packed result; training this run itself", file=sys.stderr)
-        return None
+        raise PackError(f"{packed_dir}: the packed job left no result for seed {spec.seed}; run the workflow "
+                        "again (the packed job reruns) or set pack_seeds: false")
     ds = load_dataset(data_dir)
     stage1_id = safe_torch_load(Path(stage1), "cpu", what="stage-1 model").get("run_id") if stage1 else None
     run_id = run_identity(spec.to_json(), ds.meta.checksums, split_list_digest(Path(split_file) if split_file
@@ -258,9 +259,8 @@ def take_packed_result(spec: RunSpec, data_dir: Path, split_file: Optional[Path]
     record = json.loads(metrics_path.read_text())
     theirs = record.get("meta", {}).get("run_id")
     if theirs != run_id:
-        print(f"[train] {packed_dir}: packed result is run {theirs}, this run is {run_id}; training it itself",
-              file=sys.stderr)
-        return None
+        raise PackError(f"{metrics_path}: the packed result is run {theirs}, but this run is {run_id} (its spec, "
+                        "data or split list changed since); run the workflow again so that the packed job reruns")
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = sorted(p.name for p in packed_dir.glob("test_probs_*.npz"))
     for name in RUN_FILES + tuple(extra) + ("metrics.json",):

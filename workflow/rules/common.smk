@@ -23,6 +23,7 @@ except bw.WorkflowConfigError as e:
     raise WorkflowError(f"config error: {e}")
 
 PACKS = bw.pack_groups(config)  # split/backbone/method/stream -> seeds trained as one packed job
+PACKED_RUNS = [f"{g}/seed{s}" for g, seeds in PACKS.items() for s in seeds]  # their run folders
 EXP = config["experiment"]
 RUNS_DIR = bw.runs_dir(config)  # results/<experiment>/runs
 CKPT_DIR = f"{bw.experiment_dir(config)}/ckpt"
@@ -107,29 +108,31 @@ def ensemble_params(wildcards):
     return {"streams": list(w), "weights": [str(v) for v in w.values()]}
 
 
-def _pack_of(wildcards):
-    """The packed job that trains this run with its other seeds, or None."""
-    seeds = PACKS.get(f"{wildcards.split}/{wildcards.backbone}/{wildcards.method}/{wildcards.stream}")
-    if seeds is None or int(wildcards.seed) not in seeds:
-        return None
-    return f"{PACK_DIR}/{wildcards.split}/{wildcards.backbone}/{wildcards.method}/{wildcards.stream}/{bw.pack_name(seeds)}"
+def pack_dir(split, backbone, method, stream, seeds):
+    return f"{PACK_DIR}/{split}/{backbone}/{method}/{stream}/{bw.pack_name(seeds)}"
+
+
+def take_packed_input(wildcards):
+    """A packed seed's inputs: its pack folder (which trained it) and the split list (identity)."""
+    split, backbone, method, stream, _ = wildcards.packed_run.split("/")
+    return {"pack": pack_dir(split, backbone, method, stream, PACKS[f"{split}/{backbone}/{method}/{stream}"]),
+            "split": f"results/splits/{split}.txt",
+            "data": f"results/data/{SPLITS[split].dataset}/meta.json"}
+
+
+def packed_run_spec(packed_run):
+    split, backbone, method, stream, seed = packed_run.split("/")
+    return bw.run_spec(config, split, backbone, method, stream, int(seed[len("seed"):]))
 
 
 def train_data_input(wildcards):
     s = SPLITS[wildcards.split]
-    pack = _pack_of(wildcards) if "seed" in wildcards.keys() else None
     return {
         "data": f"results/data/{s.dataset}/meta.json",
         "split": f"results/splits/{wildcards.split}.txt",
         "counts": f"results/splits/{wildcards.split}_counts.csv",
         "stage1": stage1_input(wildcards) if "seed" in wildcards.keys() else [],
-        "pack": [pack] if pack else [],
     }
-
-
-def from_pack_args(wildcards, input):
-    """``--from-pack DIR``: take the result the packed job wrote for this seed (if its identity matches)."""
-    return ["--from-pack", f"{input.pack[0]}/seed{wildcards.seed}"] if input.pack else []
 
 
 def pack_seeds(wildcards):

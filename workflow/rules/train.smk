@@ -13,8 +13,6 @@ rule train:
         spec=run_spec,
         data=train_data_dir,
         stage1=stage1_args,
-        # a seed trained by a packed job (config pack_seeds) takes that job's result for itself
-        from_pack=from_pack_args,
         # Resumable state lives outside the declared outputs, which Snakemake deletes on
         # failure and before a rerun (docs/workflow.md).
         ckpt=f"{CKPT_DIR}/{{split}}/{{backbone}}/{{method}}/{{stream}}/seed{{seed}}",
@@ -34,12 +32,12 @@ rule train:
     shell:
         "python -m benchmark.gpu_slot --n {resources.gpu} {params.share:q} --log {log:q} --"
         " python -m benchmark train --spec {params.spec:q} --data {params.data:q} --split {input.split:q}"
-        " {params.stage1:q} {params.from_pack:q} --out {params.out:q} --ckpt {params.ckpt:q} --threads {threads} >> {log:q} 2>&1"
+        " {params.stage1:q} --out {params.out:q} --ckpt {params.ckpt:q} --threads {threads} >> {log:q} 2>&1"
 
 
 rule train_pack:
     # Seeds of one run trained together as one packed model (config pack_seeds; docs/speed.md).
-    # Each seed's `train` job then takes its result from here; the folder is temporary.
+    # Each seed's take_packed step then copies its result from here; the folder is temporary.
     input:
         unpack(train_data_input),
     output:
@@ -64,3 +62,34 @@ rule train_pack:
         "python -m benchmark.gpu_slot --n {resources.gpu} {params.share:q} --log {log:q} --"
         " python -m benchmark train-pack --data {params.data:q} --split {input.split:q} {params.runs:q}"
         " --threads {threads} >> {log:q} 2>&1"
+
+
+rule take_packed:
+    # A seed trained by a packed job: its result files are copied from the pack, after checking
+    # that they have exactly this run's identity. Result paths are those of a separate run.
+    input:
+        unpack(take_packed_input),
+    output:
+        metrics=f"{RUNS_DIR}/{{packed_run}}/metrics.json",
+        probs=f"{RUNS_DIR}/{{packed_run}}/test_probs.npz",
+        epochs=f"{RUNS_DIR}/{{packed_run}}/epochs.csv",
+        model=f"{RUNS_DIR}/{{packed_run}}/model.pt",
+    wildcard_constraints:
+        packed_run=_alt(PACKED_RUNS) if PACKED_RUNS else "NO_PACKED_RUN",
+    params:
+        spec=lambda w: packed_run_spec(w.packed_run),
+        data=lambda w: f"results/data/{SPLITS[w.packed_run.split('/')[0]].dataset}",
+        source=lambda w, input: f"{input.pack}/{w.packed_run.rsplit('/', 1)[1]}",
+        out=lambda w, output: os.path.dirname(output.metrics),
+    log:
+        f"logs/{EXP}/train/{{packed_run}}.log",
+    localrule: True
+    conda:
+        "../envs/bench.yaml"
+    shell:
+        "python -m benchmark take-pack --spec {params.spec:q} --data {params.data:q} --split {input.split:q}"
+        " --from {params.source:q} --out {params.out:q} >> {log:q} 2>&1"
+
+
+# a packed seed's files come from its pack, never from a training of its own
+ruleorder: take_packed > train
