@@ -400,8 +400,11 @@ class RunTrainer:
                                            "epoch": epoch + 1, "log": self.log, "config_hash": self.spec.config_hash,
                                            "run_id": self.run_id, "train_seconds": self.train_seconds,
                                            "selection": self.tracker.state_dict()})
-        print(f"[train] seed {self.spec.seed} epoch {epoch + 1}/{ctx.runner_epochs} loss {row['loss']:.4f} "
-              f"test monitor top1 {row['test_top1_monitor']} val bacc {row['val_balanced_acc']}", file=sys.stderr)
+        # "[train] epoch E/N" starts the line (log readers and the SLURM test look for it); the seed
+        # tells the runs of a packed job apart
+        print(f"[train] epoch {epoch + 1}/{ctx.runner_epochs} loss {row['loss']:.4f} "
+              f"test monitor top1 {row['test_top1_monitor']} val bacc {row['val_balanced_acc']} "
+              f"(seed {self.spec.seed})", file=sys.stderr)
         return row
 
     # ------------------------------------------------------------------ the end
