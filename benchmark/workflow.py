@@ -382,19 +382,20 @@ CHANNEL_PACKED_BACKBONES = ("stgcnpp",)
 PACK_AUTO_MAX_WIDTH = 16
 
 
-def pack_groups(config: Dict[str, Any]) -> Dict[str, Tuple[int, ...]]:
+def pack_groups(config: Dict[str, Any], planned: Optional[Sequence["Run"]] = None) -> Dict[str, Tuple[int, ...]]:
     """Runs trained together as one packed job: ``split/backbone/method/stream`` → its seeds.
 
     ``pack_seeds`` (default ``auto``): ``false`` never packs; ``true`` packs every group of two or
     more seeds; ``auto`` packs only where it measured faster (ST-GCN++ up to base width
     :data:`PACK_AUTO_MAX_WIDTH`). Stage-2 methods are trained separately (they start from their own
-    stage-1 model and may change the model after each step)."""
+    stage-1 model and may change the model after each step). ``planned``: :func:`runs` of the
+    config when the caller has them already (the workflow does)."""
     mode = config.get("pack_seeds", "auto")
     if mode is False or str(mode).lower() == "false":
         return {}
     bbs = backbones(config)
     groups: Dict[str, List[int]] = {}
-    for r in runs(config):
+    for r in (runs(config) if planned is None else planned):
         if r.method.stage1:
             continue
         groups.setdefault(f"{r.split.split_id}/{r.backbone}/{r.method.id}/{r.stream}", []).append(r.seed)

@@ -158,10 +158,36 @@ class ChannelPacker:
         return new
 
     # ---------------------------------------------------------------- structure
+    def _chain(self, name: str, mods: Sequence[nn.Module], lay: Layout, attrs: Sequence[str],
+               new: nn.Module = None) -> Tuple[nn.Module, Layout]:
+        """A copy of ``mods[0]`` whose children ``attrs`` are packed in order, each fed the layout
+        the previous one produced (how the sequential modules of the backbones run)."""
+        if new is None:
+            new = copy.copy(mods[0])
+            new._modules = dict(mods[0]._modules)
+        for attr in attrs:
+            new._modules[attr], lay = self.pack(f"{name}.{attr}" if name else attr,
+                                                [getattr(m, attr) for m in mods], lay)
+        return new, lay
+
+    def _list(self, name: str, lists: Sequence[Sequence[nn.Module]], lay: Layout, chained: bool):
+        """Packed entries of a ModuleList/Sequential: chained (each fed the previous output) or all
+        fed ``lay`` (parallel branches). Returns the modules and each one's output layout."""
+        out, lays = [], []
+        for i in range(len(lists[0])):
+            mod, lo = self.pack(f"{name}.{i}" if name else str(i), [m[i] for m in lists], lay)
+            out.append(mod)
+            lays.append(lo)
+            lay = lo if chained else lay
+        return out, lays
+
     def pack(self, name: str, mods: Sequence[nn.Module], lay: Layout) -> Tuple[nn.Module, Layout]:
         """Packed copy of ``mods`` (one module per run) fed with a tensor of layout ``lay``."""
+        from benchmark.models.recognizer import Recognizer
+        from benchmark.models.stgcnpp import STGCNpp, STGCNppBlock, UnitGCN
+        from methods._base import LinearHead
+
         m0 = mods[0]
-        sub = lambda attr: [getattr(m, attr) for m in mods]            # noqa: E731
         full = lambda attr: f"{name}.{attr}" if name else attr           # noqa: E731
         if isinstance(m0, (nn.Conv2d, nn.Linear)):
             return self._dense(name, mods, lay)
@@ -174,78 +200,37 @@ class ChannelPacker:
                 raise UnsupportedPacking(f"{name}: dropout draws cannot be reproduced per run")
             return nn.Identity(), lay
         if isinstance(m0, nn.Sequential):
-            out = []
-            for i in range(len(m0)):
-                mod, lay = self.pack(full(str(i)), [m[i] for m in mods], lay)
-                out.append(mod)
-            return nn.Sequential(*out), lay
+            out, lays = self._list(name, mods, lay, chained=True)
+            return nn.Sequential(*out), lays[-1] if lays else lay
         if isinstance(m0, UnitTCN):
-            new = copy.copy(m0)
-            new._modules = dict(m0._modules)
-            for attr in ("conv", "bn", "drop"):
-                mod, lay = self.pack(full(attr), sub(attr), lay)
-                new._modules[attr] = mod
-            return new, lay
+            return self._chain(name, mods, lay, ("conv", "bn", "drop"))
         if isinstance(m0, Residual):
-            new = copy.copy(m0)
-            new._modules = dict(m0._modules)
-            if m0.mode == "project":
-                new._modules["proj"], lay = self.pack(full("proj"), sub("proj"), lay)
-            return new, lay
+            return self._chain(name, mods, lay, ("proj",) if m0.mode == "project" else ())
         if isinstance(m0, MSTCNPlusPlus):
-            new = copy.copy(m0)
-            new._modules = dict(m0._modules)
-            outs, widths, branches = [], [], []
-            for i in range(len(m0.branches)):
-                mod, lb = self.pack(full(f"branches.{i}"), [m.branches[i] for m in mods], lay)
-                branches.append(mod)
-                outs.append(lb)
-                widths.append(int(lb.local.max()) + 1)
+            new, _ = self._chain(name, mods, lay, ())
+            branches, outs = self._list(full("branches"), [m.branches for m in mods], lay, chained=False)
             new._modules["branches"] = nn.ModuleList(branches)
-            lay = Layout.concat(outs, widths)
-            for attr in ("transform", "bn", "drop"):
-                mod, lay = self.pack(full(attr), sub(attr), lay)
-                new._modules[attr] = mod
-            return new, lay
-        from benchmark.models.stgcnpp import STGCNppBlock, UnitGCN
+            lay = Layout.concat(outs, [int(lb.local.max()) + 1 for lb in outs])
+            return self._chain(name, mods, lay, ("transform", "bn", "drop"), new=new)
         if isinstance(m0, UnitGCN):
             return self._unit_gcn(name, mods, lay)
         if isinstance(m0, STGCNppBlock):
-            new = copy.copy(m0)
-            new._modules = dict(m0._modules)
-            new._modules["gcn"], lg = self.pack(full("gcn"), sub("gcn"), lay)
-            new._modules["tcn"], lt = self.pack(full("tcn"), sub("tcn"), lg)
-            new._modules["residual"], lr = self.pack(full("residual"), sub("residual"), lay)
+            new, lt = self._chain(name, mods, lay, ("gcn", "tcn"))
+            new, lr = self._chain(name, mods, lay, ("residual",), new=new)
             if m0.residual.mode != "none" and lr != lt:
                 raise UnsupportedPacking(f"{name}: residual and temporal outputs are ordered differently")
             return new, lt
         if isinstance(m0, DataBN):
             return self._data_bn(name, mods, lay)
-        from benchmark.models.stgcnpp import STGCNpp
         if isinstance(m0, STGCNpp):
-            new = copy.copy(m0)
-            new._modules = dict(m0._modules)
-            new._modules["data_bn"], lay = self.pack(full("data_bn"), sub("data_bn"), lay)
-            blocks = []
-            for i in range(len(m0.blocks)):
-                mod, lay = self.pack(full(f"blocks.{i}"), [m.blocks[i] for m in mods], lay)
-                blocks.append(mod)
+            new, lay = self._chain(name, mods, lay, ("data_bn",))
+            blocks, lays = self._list(full("blocks"), [m.blocks for m in mods], lay, chained=True)
             new._modules["blocks"] = nn.ModuleList(blocks)
-            return new, lay
-        from methods._base import LinearHead
+            return new, lays[-1]
         if isinstance(m0, LinearHead):
-            new = copy.copy(m0)
-            new._modules = dict(m0._modules)
-            new._modules["dropout"], lay = self.pack(full("dropout"), sub("dropout"), lay)
-            new._modules["fc"], lay = self.pack(full("fc"), sub("fc"), lay)
-            return new, lay
-        from benchmark.models.recognizer import Recognizer
+            return self._chain(name, mods, lay, ("dropout", "fc"))
         if isinstance(m0, Recognizer):
-            new = copy.copy(m0)
-            new._modules = dict(m0._modules)
-            new._modules["backbone"], lay = self.pack(full("backbone"), sub("backbone"), lay)
-            new._modules["head"], lay = self.pack(full("head"), sub("head"), lay)
-            return new, lay
+            return self._chain(name, mods, lay, ("backbone", "head"))
         raise UnsupportedPacking(f"{name or 'model'}: channel packing does not know {type(m0).__name__}")
 
     def _unit_gcn(self, name: str, mods, lay: Layout):
@@ -268,8 +253,7 @@ class ChannelPacker:
 
     def _data_bn(self, name: str, mods, lay: Layout):
         m0, P = mods[0], self.P
-        new = copy.copy(m0)
-        new._modules = dict(m0._modules)
+        new, _ = self._chain(name, mods, lay, ())
         new.in_channels = P * m0.in_channels
         v, c = m0.num_joints, m0.in_channels
         persons = m0.num_person if m0.kind == "MVC" else 1

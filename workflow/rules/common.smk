@@ -22,7 +22,7 @@ try:
 except bw.WorkflowConfigError as e:
     raise WorkflowError(f"config error: {e}")
 
-PACKS = bw.pack_groups(config)  # split/backbone/method/stream -> seeds trained as one packed job
+PACKS = bw.pack_groups(config, RUNS)  # split/backbone/method/stream -> seeds trained as one packed job
 PACKED_RUNS = [f"{g}/seed{s}" for g, seeds in PACKS.items() for s in seeds]  # their run folders
 EXP = config["experiment"]
 RUNS_DIR = bw.runs_dir(config)  # results/<experiment>/runs
