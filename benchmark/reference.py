@@ -1,0 +1,288 @@
+"""This suite's own reference results: finished runs kept in the repository for users to compare
+against (``reference/``), and the resumable state of runs still in progress.
+
+Layout (mirrors ``results/<experiment>/runs``)::
+
+    reference/<experiment>/<split>/<backbone>/<method>/<stream>/seed<k>/
+        metrics.json  epochs.csv  test_probs.npz  [test_probs_<rule>.npz]  provenance.json
+    reference/in_progress/<experiment>/<split>/<backbone>/<method>/<stream>/seed<k>/
+        last.pt  status.json          (only while the run is unfinished; see ``stash``)
+
+No model weights are kept for finished runs: what a comparison needs is the metrics, the curves
+and the test probabilities (ensembles fuse those). ``provenance.json`` says where a run came from:
+commit, run_id, resolved precision, CPU or GPU model, threads, wall time, the config file.
+
+Commands (``python -m benchmark.reference …``):
+
+    add RUN_DIR --config FILE    copy a finished run folder in (refused when its metrics do not
+                                 recompute from its probabilities)
+    check [--strict]             recompute every reference run's metrics, and its run_id under the
+                                 current code: "current", or "reference from an older version"
+    stash --experiment EXP       copy unfinished runs' checkpoints (results/EXP/ckpt/**/last.pt)
+                                 into reference/in_progress/ so a later machine can resume them
+    restore --experiment EXP     put stashed checkpoints back where the workflow resumes them
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE_DIR = REPO / "reference"
+IN_PROGRESS = "in_progress"
+RUN_FILES = ("metrics.json", "epochs.csv", "test_probs.npz")
+#: metrics that must recompute to this absolute tolerance (probabilities are stored as float32)
+TOLERANCE = 1e-5
+
+
+class ReferenceError(ValueError):
+    """A reference run that cannot be trusted (the message names the folder and the problem)."""
+
+
+# ---------------------------------------------------------------------- metrics recompute
+def recompute_problems(run_dir: Path) -> List[str]:
+    """Every way the run folder's recorded metrics differ from what its probabilities give (empty
+    when they agree): the main ``last`` metrics and each selection with its own probabilities."""
+    from benchmark.data.splits import GroupThresholds
+    from benchmark.metrics import compute_metrics
+
+    run_dir = Path(run_dir)
+    record = json.loads((run_dir / "metrics.json").read_text())
+    recorded = record["metrics"]
+    groups = GroupThresholds(**recorded["groups"]) if recorded.get("groups") else None
+    counts = np.asarray(recorded["train_counts"])
+    problems = []
+    wanted = [("last", run_dir / "test_probs.npz", recorded)]
+    for rule, sel in (record.get("selections") or {}).items():
+        if rule != "last" and isinstance(sel, dict) and "metrics" in sel:
+            wanted.append((rule, run_dir / f"test_probs_{rule}.npz", sel["metrics"]))
+    for rule, path, metrics in wanted:
+        if not path.exists():
+            problems.append(f"{path.name} is missing (selection '{rule}')")
+            continue
+        with np.load(path) as z:
+            again = compute_metrics(z["probs"].astype(np.float64), z["labels"], counts, groups=groups)
+        for key, value in metrics.items():
+            if isinstance(value, float) or isinstance(again.get(key), float):
+                other = again.get(key)
+                if value is None and other is None:
+                    continue
+                if value is None or other is None or not math.isclose(value, other, abs_tol=TOLERANCE):
+                    problems.append(f"{rule}: {key} recorded {value}, recomputed {other}")
+    return problems
+
+
+# ---------------------------------------------------------------------- identity under today's code
+@dataclass
+class IdentityCheck:
+    current: bool
+    recorded: str
+    today: str
+    differences: List[str]
+
+    def describe(self) -> str:
+        if self.current:
+            return "current"
+        return "reference from an older version (" + "; ".join(self.differences or ["identity recipe changed"]) + ")"
+
+
+def _diff(a: Any, b: Any, where: str = "") -> List[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += _diff(a.get(k), b.get(k), f"{where}.{k}" if where else k)
+        return out
+    return [] if a == b else [f"{where}: {a!r} then, {b!r} now"]
+
+
+def identity_today(record: Dict[str, Any], provenance: Dict[str, Any], repo: Path = REPO) -> IdentityCheck:
+    """Recompute a reference run's run_id as the current code would for the same cell of its config:
+    today's run spec (versions, recipe, options) with the recorded data checksums, split-list
+    digest and stage-1 identity (those describe inputs, not code). A changed version or recipe
+    gives another id: the run is then an older version's reference, never silently current."""
+    import yaml
+
+    import benchmark.workflow as bw
+    from benchmark.engine.config import RunSpec
+    from benchmark.engine.identity import run_identity
+
+    meta = record["meta"]
+    run = record["run"]
+    config = yaml.safe_load((Path(repo) / provenance["config"]).read_text())
+    spec_now = json.loads(bw.run_spec(config, run["split"], run["backbone"], run["method"], run["stream"],
+                                      int(run["seed"]), use_gpu=False))
+    if spec_now["schedule"].get("precision") in ("auto", None) or provenance.get("precision"):
+        # the arithmetic the reference used (auto resolves per machine; the reference says which)
+        spec_now["schedule"]["precision"] = provenance.get("precision") or meta["execution"]["precision"]
+    spec_now = RunSpec.from_dict(spec_now)
+    ident = meta["identity"]
+    today = run_identity(spec_now.to_json(), ident["data_checksums"], ident["split_list_sha256"],
+                         ident.get("stage1_run_id"))
+    recorded = meta["run_id"]
+    diffs = [] if today == recorded else _diff(meta["spec"], spec_now.to_dict())
+    return IdentityCheck(today == recorded, recorded, today, diffs)
+
+
+# ---------------------------------------------------------------------- the tree
+def reference_runs(root: Path = REFERENCE_DIR) -> Iterator[Path]:
+    """Every finished reference run folder (in-progress state excluded)."""
+    for p in sorted(Path(root).rglob("provenance.json")):
+        if IN_PROGRESS not in p.relative_to(root).parts:
+            yield p.parent
+
+
+def provenance_of(record: Dict[str, Any], config: str, source: Path) -> Dict[str, Any]:
+    meta = record["meta"]
+    ex = meta.get("execution") or {}
+    return {
+        "run_id": meta["run_id"], "commit": meta.get("code_version"), "config": config,
+        "precision": ex.get("precision", meta.get("precision")), "precision_requested": ex.get("precision_requested"),
+        "threads": ex.get("threads"), "cpu_model": ex.get("cpu_model"), "gpu": ex.get("gpu"),
+        "device": ex.get("device", meta.get("device")), "packed": ex.get("packed"),
+        "wall_time_s": meta.get("wall_time_s"), "train_seconds": meta.get("train_seconds"),
+        "train_samples_per_s": meta.get("train_samples_per_s"),
+        "added": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "source": str(source),
+    }
+
+
+def add_run(run_dir: Path, config: str, root: Path = REFERENCE_DIR, repo: Path = REPO) -> Path:
+    """Copy a finished run folder into the reference tree (after checking it) and drop its
+    in-progress checkpoint if one was stashed. Returns the reference folder."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "metrics.json").exists():
+        raise ReferenceError(f"{run_dir}: no metrics.json (not a finished run folder)")
+    problems = recompute_problems(run_dir)
+    if problems:
+        raise ReferenceError(f"{run_dir}: its metrics do not recompute from its probabilities: " + "; ".join(problems[:5]))
+    record = json.loads((run_dir / "metrics.json").read_text())
+    if not (Path(repo) / config).exists():
+        raise ReferenceError(f"--config {config}: no such file in the repository (give the config that planned the run, "
+                             "relative to the repository root, e.g. config/nw_ucla.yaml)")
+    experiment = Path(config).stem
+    run = record["run"]
+    rel = Path(experiment, run["split"], run["backbone"], run["method"], run["stream"], f"seed{run['seed']}")
+    dest = Path(root) / rel
+    from benchmark.io import atomic_write, atomic_write_json
+
+    dest.mkdir(parents=True, exist_ok=True)
+    names = list(RUN_FILES[1:]) + sorted(p.name for p in run_dir.glob("test_probs_*.npz"))
+    for name in names + ["metrics.json"]:
+        data = (run_dir / name).read_bytes()
+        atomic_write(dest / name, lambda f, data=data: f.write(data))
+    atomic_write_json(dest / "provenance.json", provenance_of(record, config, run_dir))
+    stale = Path(root) / IN_PROGRESS / rel
+    if stale.exists():
+        shutil.rmtree(stale)
+    return dest
+
+
+# ---------------------------------------------------------------------- in-progress checkpoints
+def stash(experiment: str, results: Path = REPO / "results", root: Path = REFERENCE_DIR) -> List[Path]:
+    """Copy every unfinished run's checkpoint of ``experiment`` into ``reference/in_progress`` (one
+    file per run, replaced each time) with a status.json; entries of runs that have finished since
+    are removed. Returns the stashed run folders."""
+    import torch
+
+    from benchmark.io import atomic_write, atomic_write_json
+
+    ckpt_root = Path(results) / experiment / "ckpt"
+    stash_root = Path(root) / IN_PROGRESS / experiment
+    out = []
+    for ckpt in sorted(ckpt_root.rglob("last.pt")) if ckpt_root.exists() else []:
+        rel = ckpt.parent.relative_to(ckpt_root)
+        if "stale" in rel.parts:
+            continue
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        epochs = len(state.get("log") or [])
+        dest = stash_root / rel
+        dest.mkdir(parents=True, exist_ok=True)
+        data = ckpt.read_bytes()
+        atomic_write(dest / "last.pt", lambda f, data=data: f.write(data))
+        from benchmark.hostinfo import cpu_model
+        atomic_write_json(dest / "status.json", {"run_id": state.get("run_id"), "epochs_done": state.get("epoch", epochs),
+                                                 "train_seconds": round(float(state.get("train_seconds", 0.0)), 1),
+                                                 "stashed": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                                                 "cpu_model": cpu_model()})
+        out.append(dest)
+    for status in sorted(stash_root.rglob("status.json")) if stash_root.exists() else []:
+        rel = status.parent.relative_to(stash_root)
+        if (Path(root) / experiment / rel / "metrics.json").exists() or \
+                (Path(results) / experiment / "runs" / rel / "metrics.json").exists():
+            shutil.rmtree(status.parent)
+    return out
+
+
+def restore(experiment: str, results: Path = REPO / "results", root: Path = REFERENCE_DIR) -> List[Path]:
+    """Put stashed checkpoints back into ``results/<experiment>/ckpt`` where the workflow resumes
+    them (the run's identity is checked when it resumes). A local checkpoint that is further along
+    is kept. Returns the restored checkpoint paths."""
+    import torch
+
+    stash_root = Path(root) / IN_PROGRESS / experiment
+    out = []
+    for saved in sorted(stash_root.rglob("last.pt")) if stash_root.exists() else []:
+        rel = saved.parent.relative_to(stash_root)
+        dest = Path(results) / experiment / "ckpt" / rel / "last.pt"
+        if dest.exists():
+            here = torch.load(dest, map_location="cpu", weights_only=True).get("epoch", 0)
+            there = torch.load(saved, map_location="cpu", weights_only=True).get("epoch", 0)
+            if here >= there:
+                continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(saved, dest)
+        out.append(dest)
+    return out
+
+
+# ---------------------------------------------------------------------- command line
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmark.reference", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("add", help="copy a finished run folder into reference/")
+    a.add_argument("run_dir", type=Path)
+    a.add_argument("--config", required=True, help="the config file that planned the run, e.g. config/nw_ucla.yaml")
+    c = sub.add_parser("check", help="recompute metrics and run_ids of every reference run")
+    c.add_argument("--strict", action="store_true", help="exit 1 when a run is from an older version")
+    for name in ("stash", "restore"):
+        s = sub.add_parser(name, help=f"{name} unfinished runs' checkpoints (reference/in_progress)")
+        s.add_argument("--experiment", required=True)
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "add":
+            dest = add_run(args.run_dir, args.config)
+            print(f"added {dest.relative_to(REPO)}")
+        elif args.cmd == "check":
+            bad, old = 0, 0
+            for run_dir in reference_runs():
+                problems = recompute_problems(run_dir)
+                record = json.loads((run_dir / "metrics.json").read_text())
+                ident = identity_today(record, json.loads((run_dir / "provenance.json").read_text()))
+                old += not ident.current
+                bad += bool(problems)
+                status = "; ".join(problems) if problems else "metrics recompute"
+                print(f"{run_dir.relative_to(REPO)}: {status}; {ident.describe()}")
+            if bad or (args.strict and old):
+                return 1
+        elif args.cmd == "stash":
+            for p in stash(args.experiment):
+                print(f"stashed {p.relative_to(REPO)}")
+        else:
+            for p in restore(args.experiment):
+                print(f"restored {p}")
+    except ReferenceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
