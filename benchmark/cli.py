@@ -40,13 +40,14 @@ def cmd_methods(args: argparse.Namespace) -> int:
         return 0
     index = methods.method_index()
     rows = [(n, i.get("version", ""), i.get("paper", ""), i.get("description", "")) for n, i in sorted(index.items())]
+    vw = max(len(r[1]) for r in rows)
     if args.json:
         print(json.dumps(index, indent=2, sort_keys=True))
         return 0
     w = max(len(r[0]) for r in rows)
-    print(f"{'method':<{w}}  ver  description  [paper]")
+    print(f"{'method':<{w}}  {'version (own;module=version of what it builds on)':<{vw}}  description  [paper]")
     for name, ver, paper, desc in rows:
-        print(f"{name:<{w}}  {ver:<3}  {desc}  [{paper}]")
+        print(f"{name:<{w}}  {ver:<{vw}}  {desc}  [{paper}]")
     print(f"\n{len(rows)} methods. Add one: drop a file into methods/ (see docs/adding_a_method.md).")
     return 0
 

@@ -13,14 +13,16 @@ from benchmark.report.common import cell, fmt_seconds, num, row, table, txt
 
 
 def provenance(records: Sequence[RunRecord], config: Optional[Path]) -> dict:
-    cols = ["run", "seed", "fidelity", "selection", "hardware", "device", "code version", "run id",
-            "wall time", "train samples/s"]
+    cols = ["run", "seed", "fidelity", "selection", "precision", "threads", "packed", "CPU / GPU", "hardware",
+            "device", "code version", "run id", "wall time", "train samples/s"]
     rows = []
     for r in sorted(records, key=lambda r: r.path):
         sps = num(r.meta.get("train_samples_per_s"))
+        ex = execution_of(r.meta)
         rows.append(row([
             cell(r.path, "path"), cell(str(r.run["seed"])), cell(str(r.run["fidelity"])),
-            cell(str(r.run["selection"])), cell(txt(r.meta.get("hardware"))), cell(txt(r.meta.get("device"))),
+            cell(str(r.run["selection"])), cell(ex["precision"]), cell(ex["threads"], "num"), cell(ex["packed"]),
+            cell(ex["processor"]), cell(txt(r.meta.get("hardware"))), cell(txt(r.meta.get("device"))),
             cell(txt(r.meta.get("code_version"))), cell(txt(r.meta.get("run_id") or r.meta.get("config_hash"))),
             cell(fmt_seconds(r.meta.get("wall_time_s")), "num", sort=r.meta.get("wall_time_s")),
             cell("n/a" if sps is None else f"{sps:.1f}", "num", sort=sps)]))
@@ -46,6 +48,22 @@ def provenance(records: Sequence[RunRecord], config: Optional[Path]) -> dict:
         "settings": [{"method": k, "json": v} for k, v in settings.items()],
         "fidelity": flags_table,
     }
+
+
+def execution_of(meta: dict) -> dict:
+    """How a run's arithmetic ran, as report text: the resolved precision (with what the config
+    asked for when that differs, e.g. 'fp32 (auto)'), intra-op threads, pack width, CPU or GPU
+    model. Runs recorded before ``meta.execution`` existed show what they have, else 'n/a'."""
+    ex = meta.get("execution") or {}
+    precision = ex.get("precision") or meta.get("precision")
+    requested = ex.get("precision_requested")
+    text = txt(precision) if precision else "n/a"
+    if precision and requested and requested != precision:
+        text += f" ({requested})"
+    packed = ex.get("packed")
+    return {"precision": text, "threads": "n/a" if ex.get("threads") is None else str(ex["threads"]),
+            "packed": "alone" if ex and packed is None else (f"{packed} runs" if packed else "n/a"),
+            "processor": txt(ex.get("gpu") or ex.get("cpu_model") or "n/a")}
 
 
 def _flag_value(value) -> str:
