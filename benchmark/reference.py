@@ -154,7 +154,8 @@ def provenance_of(record: Dict[str, Any], config: str, source: Path) -> Dict[str
     }
 
 
-def add_run(run_dir: Path, config: str, root: Path = REFERENCE_DIR, repo: Path = REPO) -> Path:
+def add_run(run_dir: Path, config: str, root: Path = REFERENCE_DIR, repo: Path = REPO,
+            splits_dir: Path = REPO / "results" / "splits") -> Path:
     """Copy a finished run folder into the reference tree (after checking it) and drop its
     in-progress checkpoint if one was stashed. Returns the reference folder."""
     run_dir = Path(run_dir)
@@ -179,6 +180,12 @@ def add_run(run_dir: Path, config: str, root: Path = REFERENCE_DIR, repo: Path =
         data = (run_dir / name).read_bytes()
         atomic_write(dest / name, lambda f, data=data: f.write(data))
     atomic_write_json(dest / "provenance.json", provenance_of(record, config, run_dir))
+    # the split's per-class counts beside its runs: what fusing reference runs into an ensemble needs
+    # (python -m benchmark.ensemble --counts reference/<experiment>/<split>/counts.csv …)
+    counts = Path(splits_dir) / f"{run['split']}_counts.csv"
+    if counts.exists():
+        data = counts.read_bytes()
+        atomic_write(Path(root) / experiment / run["split"] / "counts.csv", lambda f, data=data: f.write(data))
     stale = Path(root) / IN_PROGRESS / rel
     if stale.exists():
         shutil.rmtree(stale)
