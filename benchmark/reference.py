@@ -192,6 +192,67 @@ def add_run(run_dir: Path, config: str, root: Path = REFERENCE_DIR, repo: Path =
     return dest
 
 
+# ---------------------------------------------------------------------- for the report
+@dataclass
+class ReferenceCell:
+    """This suite's reference for one cell (split, backbone, method, stream): the mean of a metric
+    over the reference seeds, with where it came from."""
+
+    value: float                 # mean over seeds, in [0, 1]
+    seeds: List[int]
+    note: str                    # provenance for a tooltip
+    current: bool                # every run's id matches today's code
+
+
+class ReferenceIndex:
+    """The reference tree, indexed for the report: :meth:`lookup` gives a :class:`ReferenceCell` for
+    a cell of the user's tables, or None. Ensembles fused into the tree (``ens-<name>`` folders with
+    a metrics.json) are found too; their members' provenance stands for them."""
+
+    def __init__(self, root: Path = REFERENCE_DIR):
+        self.cells: Dict[tuple, List[tuple]] = {}
+        root = Path(root)
+        for path in sorted(root.rglob("metrics.json")) if root.exists() else []:
+            if IN_PROGRESS in path.relative_to(root).parts:
+                continue
+            record = json.loads(path.read_text())
+            run = record.get("run") or {}
+            prov_path = path.parent / "provenance.json"
+            prov = json.loads(prov_path.read_text()) if prov_path.exists() else {}
+            current = True
+            if prov:
+                try:
+                    current = identity_today(record, prov).current
+                except Exception:                  # a config that no longer plans this cell
+                    current = False
+            key = (str(run.get("split")), str(run.get("backbone")), str(run.get("method")), str(run.get("stream")))
+            self.cells.setdefault(key, []).append((int(run.get("seed", 0)), record, prov, current))
+
+    def __bool__(self) -> bool:
+        return bool(self.cells)
+
+    def lookup(self, split: str, backbone: str, method: str, stream: str, metric: str = "top1",
+               selection: str = "last") -> Optional[ReferenceCell]:
+        runs = self.cells.get((split, backbone, method, stream))
+        if not runs:
+            return None
+        values = []
+        for _, record, _, _ in runs:
+            metrics = record.get("metrics") if selection == "last" else \
+                ((record.get("selections") or {}).get(selection) or {}).get("metrics")
+            if not metrics or metrics.get(metric) is None:
+                return None
+            values.append(float(metrics[metric]))
+        provs = [p for _, _, p, _ in runs if p]
+        current = all(c for *_, c in runs)
+        where = "; ".join(sorted({f"{p.get('precision')} on {p.get('gpu') or p.get('cpu_model')}, "
+                                  f"{p.get('threads')} thread(s), commit {p.get('commit')}" for p in provs}))
+        note = (f"this suite's reference (reference/): {len(runs)} seed(s) {sorted(s for s, *_ in runs)}"
+                + (f"; {where}" if where else "")
+                + ("" if current else "; reference from an older version of the code"))
+        return ReferenceCell(float(np.mean(values)), sorted(s for s, *_ in runs), note, current)
+
+
 # ---------------------------------------------------------------------- in-progress checkpoints
 def stash(experiment: str, results: Path = REPO / "results", root: Path = REFERENCE_DIR) -> List[Path]:
     """Copy every unfinished run's checkpoint of ``experiment`` into ``reference/in_progress`` (one

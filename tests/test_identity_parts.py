@@ -203,3 +203,14 @@ def test_bumping_a_helper_changes_exactly_its_users():
 def _literal(stem: str) -> str:
     m = re.search(r'^VERSION\s*=\s*"([^"]+)"', (ROOT / "methods" / f"{stem}.py").read_text(), re.M)
     return m.group(1)
+
+
+def test_reproduction_configs_name_their_precision():
+    """Only the demo may say 'auto': a reproduction names the arithmetic it publishes."""
+    import yaml
+
+    for path in sorted((ROOT / "config").glob("*.yaml")):
+        if path.stem == "demo":
+            continue
+        schedule = (yaml.safe_load(path.read_text()) or {}).get("schedule") or {}
+        assert schedule.get("precision") in ("fp32", "bf16"), f"{path.name}: name schedule.precision (fp32 or bf16)"
