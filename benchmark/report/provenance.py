@@ -65,7 +65,7 @@ def coverage_section(config_path: Optional[Path], paper, records: Sequence[RunRe
                          cell(status, "warn" if c.status == "missing" else ""),
                          cell(", ".join(c.runs) if c.runs else (c.reason or ""), "path" if c.runs else "note")],
                         cls="" if c.status == "compared" else "muted"))
-    return {"counts": counts, "in_report": sum(1 for c in cov if c.runs and row_key(c.row)[:5] + (c.selection,) in have),
+    return {"error": None, "counts": counts, "in_report": sum(1 for c in cov if c.runs and row_key(c.row)[:5] + (c.selection,) in have),
             "reasons": sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])),
             "table": table("coverage", ["table", "dataset", "backbone", "method", "streams", "group", "paper",
                                         "selection", "status", "planned runs / reason"], rows)}
