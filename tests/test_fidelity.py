@@ -304,6 +304,7 @@ def test_one_training_reports_last_and_best_val(tiny_with_unused, tmp_path, sing
     assert [r["run"]["selection"] for r in recs] == ["last", "best_val"]
     check_not_mixed(recs)
     assert "best_test" not in rec["selections"]                 # paper mode never selects on test
+    assert rec["meta"]["fidelity_flags"]["F13"]["value"] == "last, best_val"     # the rules it really used
 
 
 def test_best_test_only_in_official_mode_and_never_mixed(tiny_with_unused, tmp_path, single_torch_thread):
@@ -317,6 +318,7 @@ def test_best_test_only_in_official_mode_and_never_mixed(tiny_with_unused, tmp_p
     recs = selection_records(rec)
     by = {r["run"]["selection"]: r for r in recs}
     assert set(by) == {"last", "best_val", "best_test"}
+    assert rec["meta"]["fidelity_flags"]["F13"]["value"] == "last, best_val, best_test (selected on test)"
     assert by["best_test"]["run"]["selection_label"] == OPTIMISTIC_LABEL
     with pytest.raises(SelectionError, match="optimistic"):
         check_not_mixed(recs)
@@ -326,6 +328,19 @@ def test_best_test_only_in_official_mode_and_never_mixed(tiny_with_unused, tmp_p
     groups = split_by_label(recs)
     assert [r["run"]["selection"] for r in groups["standard"]] == ["last", "best_val"]
     assert [r["run"]["selection"] for r in groups[OPTIMISTIC_LABEL]] == ["best_test"]
+
+
+def test_f13_records_the_rules_a_run_used():
+    """F13 is the list of rules one run produced: without a validation split there is no best_val."""
+    from benchmark.engine.config import fidelity_flags, selection_flag_value
+    from benchmark.engine.selection import supported_rules
+
+    assert selection_flag_value(supported_rules("paper", False)) == "last"
+    assert selection_flag_value(supported_rules("official_code", False)) == "last, best_test (selected on test)"
+    spec = _tiny_spec(fidelity="official_code", method_id="ce_official")
+    assert fidelity_flags(spec, rules=["last", "best_test"])["F13"] == {
+        "option": "selection", "value": "last, best_test (selected on test)"}
+    assert fidelity_flags(_tiny_spec(), rules=["last"])["F13"]["value"] == "last"
 
 
 # ----------------------------------------------------------------------------------- post-hoc tuning
