@@ -113,6 +113,28 @@ def test_official_kinetics_recipe():
     assert _spec_of(cfg, "kinetics_default_natural", "brl").schedule.batch_size == 32
 
 
+def test_official_kinetics_baselines_switch_at_the_kinetics_epoch():
+    """The released runner's one switch epoch is 129 in its Kinetics config: the baselines' deferred
+    stages start there too (not at their NTU runner epoch 19 of 24); paper mode keeps its own."""
+    from benchmark.recipes import KINETICS_SWITCH_EPOCH
+
+    cfg = _kinetics_config()
+    cfg["methods"] = [{"name": m, "fidelity": "official_code"} for m in ("focal", "ldam_drw", "kps", "gumbel_ce")] \
+        + ["focal"]
+    for m in ("focal", "ldam_drw", "kps", "gumbel_ce"):
+        s = _spec_of(cfg, "kinetics_default_natural", f"{m}_official")
+        assert s.method_options == {"switch_epoch": KINETICS_SWITCH_EPOCH} == {"switch_epoch": 129}, m
+    assert _spec_of(cfg, "kinetics_default_natural", "focal").method_options == {}
+    # and the method accepts it: the switch lands at 0-based runner epoch 129 of 150
+    import methods
+    from methods._formulas import resolve_switch
+
+    opts = {**methods.get_method("focal").DEFAULTS, **methods.get_method("focal").OFFICIAL_CODE,
+            "switch_epoch": KINETICS_SWITCH_EPOCH}
+    ctx = type("Ctx", (), {"iters_per_epoch": 10, "runner_epochs": 150, "repeat": 1})()
+    assert resolve_switch(ctx, opts["switch"], opts["switch_fraction"], opts["switch_epoch"], "focal") == 1290
+
+
 @pytest.fixture
 def tiny_coco(tmp_path) -> Path:
     """A small 2D (x, y, score) COCO-17 dataset with a natural long tail."""
