@@ -239,3 +239,18 @@ def test_stand_in_six_stream_best_val_ensemble(stand_in):
     assert "Coverage of the paper" in prov and "MISSING" not in prov
     m = re.search(r"<strong>(\d+)</strong> meet a run this config plans", prov)
     assert m and int(m.group(1)) > 0
+
+
+def test_first_screen_labels_a_test_selected_paper_number():
+    """The first screen's paper cell says when the paper's number is the official code's test-selected one."""
+    from benchmark.report.common import load_paper_results
+    from benchmark.report.paper import PaperIndex
+
+    idx = PaperIndex(load_paper_results())
+    hit = idx.lookup("ntu60", "xsub", "stgcnpp", "brl", "ens-6s")
+    assert hit is not None and idx.is_selected_on_test("ntu60", "xsub", "stgcnpp", "brl", "ens-6s", hit[1])
+    hit = idx.lookup("ntu60", "xsub", "stgcnpp", "ce", "j")
+    assert hit is not None and not idx.is_selected_on_test("ntu60", "xsub", "stgcnpp", "ce", "j", hit[1])
+    # Table VII's M3 is BRL's four-stream ensemble: the lookup finds BRL 4s in Table I first
+    assert idx.lookup("ntu60", "xsub", "stgcnpp", "brl", "ens-4s") == (81.0, "I")
+    assert ("ntu60", "xsub", "stgcn++", "brl", "4s", "all", "VII") in idx.selected_on_test

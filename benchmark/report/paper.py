@@ -52,11 +52,16 @@ class PaperIndex:
     def __init__(self, paper: pd.DataFrame):
         p = paper[(paper["setting"] == "long_tailed") & (paper["metric"] == "top1")]
         self.values: Dict[tuple, List[Tuple[str, float]]] = {}
+        #: (key, table) of the numbers that equal the official code's test-selected figures
+        self.selected_on_test: set = set()
+        selected = selected_on_test_keys(paper.to_dict("records"))
         order = {t: i for i, t in enumerate(PAPER_TABLES)}
         for _, r in p.iterrows():
             if num(r["value"]) is None:
                 continue
             k = (r["dataset"], r["benchmark"], r["backbone"], paper_method(str(r["method"])), r["streams"], r["group"])
+            if is_test_selected(r.to_dict(), selected):
+                self.selected_on_test.add(k + (str(r["table"]),))
             self.values.setdefault(k, []).append((str(r["table"]), float(r["value"])))
         for v in self.values.values():
             v.sort(key=lambda tv: order.get(tv[0], len(order)))
@@ -73,6 +78,13 @@ class PaperIndex:
             return None
         hits = self.values.get((dataset, benchmark, bb, paper_twin(method) or method, st, group))
         return (hits[0][1], hits[0][0]) if hits else None
+
+    def is_selected_on_test(self, dataset: str, benchmark: str, backbone: str, method: str, stream: str,
+                            table: str, metric: str = "top1") -> bool:
+        """Whether the number :meth:`lookup` gives (from ``table``) is the official code's test-selected figure."""
+        group = METRIC_TO_GROUP.get(metric)
+        bb, st = BACKBONE_TO_PAPER.get(backbone), STREAM_TO_PAPER.get(stream)
+        return (dataset, benchmark, bb, paper_twin(method) or method, st, group, table) in self.selected_on_test
 
     def other_streams(self, dataset: str, benchmark: str, backbone: str, method: str,
                       metric: str = "top1") -> List[Tuple[str, float, str]]:
