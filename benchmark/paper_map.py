@@ -59,6 +59,7 @@ REASON_STANDARD = "standard (balanced) training set: this suite trains the long-
 REASON_UNKNOWN_ROW = "row label lost in the paper's text: the model behind the number cannot be identified"
 REASON_OTHER_BACKBONE = "other backbone: {backbone} (not implemented in this suite)"
 REASON_NOT_PLANNED = "no run of this config has the same dataset, benchmark, backbone, method, streams and selection"
+REASON_OUTSIDE = "this config runs no {dataset} {benchmark} split at the paper's imbalance setting"
 
 
 def paper_method(method: str) -> str:
@@ -186,17 +187,28 @@ class CoverageRow:
 
     @property
     def status(self) -> str:
-        return "compared" if self.runs else ("reason" if self.reason and self.reason != REASON_NOT_PLANNED
-                                             else "missing")
+        """``compared``; ``reason`` (no run can ever meet it); ``outside`` (the config runs none of its
+        dataset/benchmark: a config of one dataset); ``missing`` (it should, and does not)."""
+        if self.runs:
+            return "compared"
+        if self.reason == REASON_NOT_PLANNED or not self.reason:
+            return "missing"
+        return "outside" if self.reason.startswith("this config runs no") else "reason"
 
 
 def coverage(rows: Iterable[Mapping[str, Any]], config: Dict[str, Any], source: str = "paper") -> List[CoverageRow]:
     """For every ``source`` row of ``paper_results.csv``: the planned runs of ``config`` that meet it
     like for like, or the reason none can (:func:`intrinsic_reason`); a row with neither gets
-    :data:`REASON_NOT_PLANNED` and status ``missing`` (the coverage test fails on it)."""
+    :data:`REASON_NOT_PLANNED` and status ``missing`` (the coverage test fails on it), unless the
+    config runs no split of its dataset and benchmark at the paper's imbalance setting at all
+    (:data:`REASON_OUTSIDE`, status ``outside``: e.g. a config of NW-UCLA alone)."""
+    from benchmark import workflow as bw
+
     rows = list(rows)
     selected = selected_on_test_keys(rows)
     planned = planned_comparisons(config)
+    ran = {(s.dataset, s.benchmark) for sid, s in bw.selected_splits(config).items()
+           if sid.endswith("_" + PAPER_SPLIT_SUFFIX.get(s.dataset, "\0"))}
     out = []
     for r in rows:
         if r["source"] != source:
@@ -208,14 +220,14 @@ def coverage(rows: Iterable[Mapping[str, Any]], config: Dict[str, Any], source: 
             d, b, bb, m, st, _g = row_key(r)
             runs = tuple(planned.get((d, b, bb, m, st, sel), ()))
             if not runs:
-                reason = REASON_NOT_PLANNED
+                reason = REASON_NOT_PLANNED if (d, b) in ran else REASON_OUTSIDE.format(dataset=d, benchmark=b)
         out.append(CoverageRow(r, sel, runs, reason, is_test_selected(r, selected)))
     return out
 
 
 def coverage_counts(cov: Sequence[CoverageRow]) -> Dict[str, int]:
-    """{"total", "compared", "reason", "missing"} of a :func:`coverage` result."""
-    out = {"total": len(cov), "compared": 0, "reason": 0, "missing": 0}
+    """{"total", "compared", "reason", "outside", "missing"} of a :func:`coverage` result."""
+    out = {"total": len(cov), "compared": 0, "reason": 0, "outside": 0, "missing": 0}
     for c in cov:
         out[c.status] += 1
     return out

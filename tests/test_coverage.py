@@ -254,3 +254,19 @@ def test_first_screen_labels_a_test_selected_paper_number():
     # Table VII's M3 is BRL's four-stream ensemble: the lookup finds BRL 4s in Table I first
     assert idx.lookup("ntu60", "xsub", "stgcnpp", "brl", "ens-4s") == (81.0, "I")
     assert ("ntu60", "xsub", "stgcn++", "brl", "4s", "all", "VII") in idx.selected_on_test
+
+
+def test_a_one_dataset_config_leaves_the_other_datasets_outside(rows):
+    """config/nw_ucla.yaml runs NW-UCLA-LT only: the NTU and Kinetics numbers are outside it, not
+    missing; every NW-UCLA number a run could meet is either compared or reported missing (this
+    config trains no CTR-GCN or MS-G3D), never dropped silently."""
+    cfg = yaml.safe_load((REPO / "config" / "nw_ucla.yaml").read_text())
+    cov = pm.coverage(rows, cfg)
+    counts = pm.coverage_counts(cov)
+    assert counts["total"] == sum(r["source"] == "paper" for r in rows)
+    assert sum(counts[k] for k in ("compared", "reason", "outside", "missing")) == counts["total"]
+    for c in cov:
+        if c.status == "outside":
+            assert c.row["dataset"] != "nw_ucla" and c.reason.startswith("this config runs no")
+    ucla = [c for c in cov if c.row["dataset"] == "nw_ucla" and pm.intrinsic_reason(c.row) is None]
+    assert ucla and all(c.status in ("compared", "missing") for c in ucla)

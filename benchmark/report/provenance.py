@@ -54,10 +54,10 @@ def coverage_section(config_path: Optional[Path], paper, records: Sequence[RunRe
     for c in cov:
         r = c.row
         k = row_key(r)[:5] + (c.selection,)
-        if c.status != "compared":
+        if c.status in ("reason", "outside"):
             reasons[c.reason] = reasons.get(c.reason, 0) + 1
         status = {"compared": "compared" + (" (in this report)" if k in have else " (planned, no result here)"),
-                  "reason": "not comparable", "missing": "MISSING"}[c.status]
+                  "reason": "not comparable", "outside": "outside this config", "missing": "MISSING"}[c.status]
         rows.append(row([cell(str(r["table"])), cell(f"{r['dataset']} {r['benchmark']}"), cell(str(r["backbone"])),
                          cell(str(r["method"]), "name"), cell(str(r["streams"])), cell(str(r["group"])),
                          cell(txt(r["value"]), "num", sort=r["value"]),
