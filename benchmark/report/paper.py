@@ -155,6 +155,10 @@ def budget_differences(recs: Sequence[RunRecord], n_seeds: Sequence[int], paper_
 # ---------------------------------------------------------------------------------------------
 # paper table pages
 
+#: a paper row's variants of ours: the last checkpoint first, then validation-selected, then test-selected
+_SELECTION_ORDER = {"last": 0, "best_val": 1, "best_test": 2}
+
+
 def _our_rows(summary: pd.DataFrame) -> Dict[tuple, List[pd.Series]]:
     """Our summary rows at the paper's imbalance setting, keyed (backbone, method, streams, dataset,
     benchmark) in the paper's vocabulary; ``method`` is the registered method ('plain' and 'ce' are both
@@ -180,7 +184,7 @@ def _table_rows(row_keys: List[tuple], col_keys: List[tuple], values: Dict[tuple
         mk = (rk[0], paper_method(rk[1]), rk[2])          # the registered method this paper row means
         variants = sorted({(str(r["method"]), str(r["fidelity"]), str(r["selection"]))
                            for ck in col_keys for r in ours.get(mk + ck[:2], [])},
-                          key=lambda v: (method_sort_key(v[0]), v[1], v[2]))
+                          key=lambda v: (method_sort_key(v[0]), v[1], _SELECTION_ORDER.get(v[2], 9), v[2]))
         name = rk[1] if mk[1] == rk[1] else f"{rk[1]} (= {mk[1]})"
         for var in variants or [None]:
             cells = [cell(rk[0]), cell(name, "name"), cell(rk[2]),
