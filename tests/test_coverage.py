@@ -270,3 +270,19 @@ def test_a_one_dataset_config_leaves_the_other_datasets_outside(rows):
             assert c.row["dataset"] != "nw_ucla" and c.reason.startswith("this config runs no")
     ucla = [c for c in cov if c.row["dataset"] == "nw_ucla" and pm.intrinsic_reason(c.row) is None]
     assert ucla and all(c.status in ("compared", "missing") for c in ucla)
+
+
+def test_planned_selection_rules_follow_the_validation_split(paper_cfg):
+    """best_val is planned where the split has a validation split (NTU), best_test only in
+    official_code mode; NW-UCLA-LT and Kinetics have no validation split."""
+    planned = pm.planned_comparisons(paper_cfg)
+    rules = lambda d, b, m, st, bb="stgcn++": {k[5] for k in planned if k[:5] == (d, b, bb, m, st)}  # noqa: E731
+    assert rules("ntu60", "xsub", "brl", "6s") == {"last", "best_val", "best_test"}
+    assert rules("nw_ucla", "default", "brl", "6s") == {"last"}
+    assert rules("kinetics", "default", "brl", "4s") == {"last", "best_test"}
+    assert rules("ntu60", "xsub", "ce", "4s", "msg3d") == {"last", "best_val"}
+
+
+def test_stand_in_kinetics_four_streams_fused_3_3_1_1(stand_in):
+    ens = [t for t in stand_in["targets"] if "kinetics" in t.as_posix() and "/ens-4s/" in t.as_posix()]
+    assert ens and all(json.loads(t.read_text())["meta"]["weights"] == [3.0, 3.0, 1.0, 1.0] for t in ens)
