@@ -12,6 +12,10 @@ CLI (one ensemble of one seed)::
 
 writes ``metrics.json`` (same structure as a training run, ``run.stream = "ens-<name>"``,
 ``meta.streams`` / ``meta.weights``) and the fused ``test_probs.npz`` beside it, both atomically.
+Where every member run also kept a ``best_val`` (or, in official_code mode, ``best_test``)
+checkpoint, those probabilities (``test_probs_<rule>.npz``) are fused with the same weights too:
+the ensemble's metrics.json then has a ``selections`` entry per rule, like a training run's, and
+the report shows one ensemble row per selection rule (``best_test`` in its own, labelled section).
 """
 from __future__ import annotations
 
@@ -25,18 +29,13 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from benchmark.io import atomic_write as atomic_write_bytes  # noqa: F401 (also used by report, aggregate)
+from benchmark.engine.selection import RULES, label as selection_label
 from benchmark.metrics import compute_metrics, load_counts_csv, load_groups_csv
+from benchmark.workflow import DATASET_ENSEMBLES, DEFAULT_ENSEMBLES, default_ensemble_weights
 
-#: default fusion weights per ensemble name (docs/evaluation.md; official code / pyskl / BRL README)
-ENSEMBLES: Dict[str, Dict[str, float]] = {
-    "2s": {"j": 1, "b": 1},
-    "4s": {"j": 2, "b": 2, "jm": 1, "bm": 1},
-    "6s": {"j": 2, "b": 2, "k": 2, "jm": 1, "bm": 1, "km": 1},
-}
-#: per-dataset overrides: Kinetics 4-stream is 3:3:1:1 (BRL README; the paper's 48.6)
-DATASET_ENSEMBLES: Dict[str, Dict[str, Dict[str, float]]] = {
-    "kinetics": {"4s": {"j": 3, "b": 3, "jm": 1, "bm": 1}},
-}
+#: default fusion weights per ensemble name, and the per-dataset overrides (Kinetics 4-stream is
+#: 3:3:1:1): kept once, in benchmark.workflow, which the workflow reads at parse time
+ENSEMBLES: Dict[str, Dict[str, float]] = DEFAULT_ENSEMBLES
 
 
 class EnsembleError(ValueError):
@@ -45,11 +44,12 @@ class EnsembleError(ValueError):
 
 def default_weights(name: str, dataset: Optional[str] = None) -> Dict[str, float]:
     """Stream → weight for ensemble ``name`` ('2s', '4s', '6s'), with the dataset's override if any."""
-    table = dict(ENSEMBLES, **DATASET_ENSEMBLES.get(dataset or "", {}))
-    if name not in table:
-        raise EnsembleError(f"unknown ensemble '{name}'; defaults exist for {sorted(table)} "
+    w = default_ensemble_weights(name, dataset)
+    if w is None:
+        raise EnsembleError(f"unknown ensemble '{name}'; defaults exist for "
+                            f"{sorted(dict(ENSEMBLES, **DATASET_ENSEMBLES.get(dataset or '', {})))} "
                             "(pass --streams and --weights explicitly)")
-    return dict(table[name])
+    return w
 
 
 def fuse(probs_list: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
@@ -127,6 +127,18 @@ def _member_record(npz_path: Path) -> dict:
         return json.load(f)
 
 
+def shared_selections(members: Sequence[dict]) -> List[str]:
+    """The selection rules besides the record's own (``best_val``, ``best_test``) that every member
+    run reports in its metrics.json ``selections``, in :data:`RULES` order; a rule one member lacks
+    is left out (an ensemble never mixes checkpoints chosen by different rules)."""
+    if not members:
+        return []
+    own = {str(m.get("run", {}).get("selection") or "last") for m in members}
+    have = [set((m.get("selections") or {}).keys()) for m in members]
+    common = set.intersection(*have) - own
+    return [r for r in RULES if r in common]
+
+
 def ensemble_name_from(out: Path, n_streams: int) -> str:
     """'4s' from …/ens-4s/seed0/metrics.json; else '<S>s'."""
     parent = Path(out).parent.parent.name
@@ -195,8 +207,31 @@ def run_ensemble(runs: Sequence[Path], streams: Sequence[str], weights: Optional
     write_npz_atomic(out.with_name("test_probs.npz"), probs=probs.astype(np.float32),
                      labels=data[0]["labels"], names=data[0]["names"],
                      streams=np.asarray(streams), weights=np.asarray(weights, dtype=np.float64))
+    # the other selection rules every member has (best_val, best_test): fused the same way, so a
+    # six-stream ensemble exists per rule and meets the official code's test-selected numbers
+    selections = {}
+    for rule in shared_selections(members):
+        files = [r.with_name(m["selections"][rule].get("probs_file") or f"test_probs_{rule}.npz")
+                 for r, m in zip(runs, members)]
+        sel_data = [load_test_probs(f) for f in files]
+        check_aligned(sel_data, files)
+        if not np.array_equal(sel_data[0]["names"], data[0]["names"]):
+            raise EnsembleError(f"{files[0]}: test samples differ from {runs[0]}; re-run that stream")
+        p_sel = fuse([d["probs"] for d in sel_data], weights)
+        probs_file = f"test_probs_{rule}.npz"
+        write_npz_atomic(out.with_name(probs_file), probs=p_sel.astype(np.float32), labels=data[0]["labels"],
+                         names=data[0]["names"], streams=np.asarray(streams),
+                         weights=np.asarray(weights, dtype=np.float64))
+        selections[rule] = {"label": selection_label(rule), "probs_file": probs_file,
+                            "member_epochs": [m["selections"][rule].get("epoch") for m in members],
+                            "metrics": compute_metrics(p_sel, data[0]["labels"], train_counts,
+                                                       where=f"ensemble {out} ({rule})",
+                                                       groups=load_groups_csv(counts))}
+    meta["selections_fused"] = [run_fields.get("selection") or "last"] + list(selections)
     meta["fuse_time_s"] = round(time.perf_counter() - t0, 3)
     record = {"run": run_fields, "metrics": metrics, "meta": meta}
+    if selections:
+        record["selections"] = selections
     write_json_atomic(out, record)
     return record
 

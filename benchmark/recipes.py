@@ -16,7 +16,10 @@ nw_ucla    the NTU recipe (the official code ships no NW-UCLA pipeline: extrapol
            shipped PreNormalize3D centring for non-NTU layouts: the *last* joint instead of joint 1.
 kinetics   batch 64, lr 0.1, 150 epochs of one pass each, clip 100, image-space flip only, random
            (but seeded) test clips, action-aware stage from 0-based epoch 129 (extrapolated: the
-           released Kinetics path does not run as shipped).
+           released Kinetics path does not run as shipped). The released runner has one switch
+           epoch, which its Kinetics config sets to 129: every baseline with a runner-epoch switch
+           (the deferred re-weighting of focal, CB, EQL, weighted softmax; LDAM-DRW's DRW; KPS;
+           GumbelCE) switches there too, not at its NTU epoch (19, 16 or 20 of 24).
 =========  ==========================================================================================
 
 Synthetic data has no official recipe (the config's reduced budget stays); the run record says so.
@@ -63,6 +66,10 @@ _NTU_SCHEDULE = {"batch_size": 16, "base_lr": 0.1, "lr_ref_batch": 128, "runner_
 
 #: the BRL family (brl and its ablation rows) shares the action-aware switch options
 _BRL_FAMILY = ("brl*", "stae_*")
+#: baselines whose second stage starts at a runner epoch (option ``switch_epoch``)
+_SWITCHED_BASELINES = ("focal", "cb", "eql", "weighted_softmax", "ldam_drw", "kps", "gumbel_ce")
+#: the Kinetics config's switch epoch (0-based runner epoch of 150: the last 21 epochs)
+KINETICS_SWITCH_EPOCH = 129
 
 OFFICIAL_RECIPES: Dict[str, Recipe] = {
     "ntu": Recipe("ntu", dict(_NTU_SCHEDULE),
@@ -73,10 +80,12 @@ OFFICIAL_RECIPES: Dict[str, Recipe] = {
                        {"batch_size": 64, "base_lr": 0.1, "lr_ref_batch": 64, "runner_epochs": 150, "repeat": 1,
                         "clip_len": 100, "test_clips": 10, "test_sampling": "random"},
                        augment={"scale": 0.0, "rotate": 0.0, "flip_p": 0.5},
-                       method_options=tuple((p, {"aa_switch_epoch": 129}) for p in _BRL_FAMILY),
+                       method_options=tuple((p, {"aa_switch_epoch": KINETICS_SWITCH_EPOCH}) for p in _BRL_FAMILY)
+                       + tuple((m, {"switch_epoch": KINETICS_SWITCH_EPOCH}) for m in _SWITCHED_BASELINES),
                        extrapolated=True,
                        note="intended Kinetics behaviour of the official code: batch 64, lr 0.1, 150 x 1 "
-                            "epochs, clip 100, random seeded test clips, action-aware from epoch 129"),
+                            "epochs, clip 100, random seeded test clips, action-aware (and every baseline's "
+                            "switch) from epoch 129"),
 }
 
 

@@ -22,6 +22,11 @@ DEFAULT_ENSEMBLES = {
     "4s": {"j": 2, "b": 2, "jm": 1, "bm": 1},
     "6s": {"j": 2, "b": 2, "k": 2, "jm": 1, "bm": 1, "km": 1},
 }
+#: per-dataset fusion weights of a default ensemble: Kinetics' four streams are fused 3:3:1:1 (the
+#: official README's weights, behind the paper's 48.6); every other dataset keeps DEFAULT_ENSEMBLES
+DATASET_ENSEMBLES = {
+    "kinetics": {"4s": {"j": 3, "b": 3, "jm": 1, "bm": 1}},
+}
 
 
 #: ids that become folder names (experiments, datasets, benchmarks, method ids): no spaces, no
@@ -286,12 +291,36 @@ def ensembles(config: Dict[str, Any]) -> Dict[str, Dict[str, float]]:
     out = {}
     streams = set(config["streams"])
     for name, weights in ens.items():
-        weights = DEFAULT_ENSEMBLES[name] if weights in (None, "default") else weights
+        if weights in (None, "default"):
+            if name not in DEFAULT_ENSEMBLES:
+                raise WorkflowConfigError(f"ensemble '{name}': no default weights (defaults exist for "
+                                          f"{sorted(DEFAULT_ENSEMBLES)}); give them, e.g. {{j: 1, b: 1}}")
+            weights = DEFAULT_ENSEMBLES[name]
         missing = sorted(set(weights) - streams)
         if missing:
             raise WorkflowConfigError(f"ensemble '{name}' needs stream(s) {missing}, which are not in 'streams'")
         out[name] = dict(weights)
     return out
+
+
+def default_ensemble_weights(name: str, dataset: Optional[str] = None) -> Optional[Dict[str, float]]:
+    """Stream -> weight of the default ensemble ``name`` on ``dataset`` (its DATASET_ENSEMBLES
+    override, else DEFAULT_ENSEMBLES), or None when ``name`` has no default."""
+    table = dict(DEFAULT_ENSEMBLES, **DATASET_ENSEMBLES.get(dataset or "", {}))
+    return dict(table[name]) if name in table else None
+
+
+def ensemble_weights(config: Dict[str, Any], name: str, dataset: str) -> Dict[str, float]:
+    """The fusion weights ensemble ``name`` uses on ``dataset``: the config's own weights, or for
+    ``default`` the dataset's default (so ``4s: default`` is 3:3:1:1 on Kinetics, 2:2:1:1 elsewhere)."""
+    given = (config.get("ensembles") or {}).get(name)
+    if given in (None, "default"):
+        w = default_ensemble_weights(name, dataset)
+        if w is None:
+            raise WorkflowConfigError(f"ensemble '{name}': no default weights (defaults exist for "
+                                      f"{sorted(DEFAULT_ENSEMBLES)}); give them, e.g. {{j: 1, b: 1}}")
+        return w
+    return dict(given)
 
 
 def _csv(value: Any) -> Optional[List[str]]:

@@ -1,6 +1,10 @@
 """Logit-adjusted loss, LA (Menon et al., ICLR 2021; docs/methods.md). Beyond the paper.
 
-L = CE(z + τ·log π, y) with τ = 1 (then identical to Balanced Softmax); test with plain z.
+L = CE(z + τ·log π, y); test with plain z. τ is a training option, so it is tuned like WB's weight
+decay: where the split has a held-out validation split (NTU), the workflow trains one run per τ of
+``SWEEP["grid"]`` = {0.5, 1, 1.5, 2} and keeps the one whose final model has the best validation
+balanced accuracy, recording the grid with its scores (``meta.stage1_selection``;
+benchmark.engine.sweep). Elsewhere τ = 1 (then identical to Balanced Softmax).
 """
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ from methods._base import Method, MethodContext, Targets
 from methods._formulas import ce_per_sample, log_prior, mixed_reduce, per_sample_pair, resolve_counts, weights_tensor
 
 NAME = "la"
-VERSION = "1"
-DESCRIPTION = "Logit-adjusted cross-entropy, CE(z + tau log pi), tau 1 (beyond the paper)"
+VERSION = "2"
+DESCRIPTION = "Logit-adjusted cross-entropy, CE(z + tau log pi), tau tuned on validation, else 1 (beyond the paper)"
 PAPER = "Menon et al., Long-tail Learning via Logit Adjustment, ICLR 2021"
+#: the validation sweep of τ (the workflow trains one candidate per value where a validation split exists)
+SWEEP = {"option": "tau", "grid": [0.5, 1.0, 1.5, 2.0], "default": 1.0, "id_prefix": "tau"}
 
 
 @register_method

@@ -97,6 +97,46 @@ def test_default_weights_from_folder_name(streams):
     assert rec["meta"]["weights"] == [1.0, 1.0] and rec["run"]["stream"] == "ens-2s"
 
 
+def _add_selection(path, rule, probs, labels, names, epoch):
+    """Give a stream run a kept checkpoint of ``rule`` (its probabilities and a selections entry)."""
+    np.savez(path.with_name(f"test_probs_{rule}.npz"), probs=probs.astype(np.float32), labels=labels,
+             names=np.asarray(names))
+    m = path.with_name("metrics.json")
+    rec = json.loads(m.read_text())
+    rec.setdefault("selections", {})[rule] = {"epoch": epoch, "probs_file": f"test_probs_{rule}.npz",
+                                              "metrics": {"top1": 0.0}}
+    m.write_text(json.dumps(rec))
+
+
+def test_every_selection_all_streams_kept_is_fused(streams):
+    """best_val probabilities of both streams are fused with the same weights into the ensemble's own
+    best_val entry; best_test, which one stream lacks, is left out (never a mix of rules)."""
+    rng = np.random.default_rng(1)
+    n, c = len(streams["labels"]), 5
+    val = {}
+    for k, s in enumerate(("j", "b")):
+        z = rng.normal(size=(n, c))
+        val[s] = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        _add_selection(streams["paths"][s], "best_val", val[s], streams["labels"], streams["names"], 3 + k)
+    _add_selection(streams["paths"]["j"], "best_test", val["j"], streams["labels"], streams["names"], 2)
+    out = streams["root"] / "ens-2s" / "seed0" / "metrics.json"
+    rec = run_ensemble([streams["paths"]["j"], streams["paths"]["b"]], ["j", "b"], [2, 1], streams["counts"], out)
+    assert set(rec["selections"]) == {"best_val"} and rec["meta"]["selections_fused"] == ["last", "best_val"]
+    sel = rec["selections"]["best_val"]
+    assert sel["member_epochs"] == [3, 4] and sel["probs_file"] == "test_probs_best_val.npz"
+    fused = (2 * val["j"].astype(np.float32).astype(np.float64) + val["b"].astype(np.float32)) / 3
+    with np.load(out.with_name("test_probs_best_val.npz")) as z:
+        assert z["probs"] == pytest.approx(fused, abs=1e-6)
+    want = compute_metrics(fused, streams["labels"], np.array([50, 30, 20, 12, 5]))
+    assert sel["metrics"]["top1"] == pytest.approx(want["top1"])
+    assert json.loads(out.read_text())["selections"]["best_val"]["metrics"]["top1"] == pytest.approx(want["top1"])
+    # the report reads it as one more row of the ensemble, selection best_val
+    from benchmark.aggregate import load_records
+    recs = load_records(out, streams["root"])
+    assert [r.run["selection"] for r in recs] == ["last", "best_val"]
+    assert recs[1].probs_path == out.with_name("test_probs_best_val.npz")
+
+
 def test_mismatched_streams_are_clear_errors(streams, tmp_path, capsys):
     labels, names, p = streams["labels"], streams["names"], streams["probs"]["j"]
     other = _stream(tmp_path / "x", "reordered", p[::-1], labels[::-1], names[::-1])

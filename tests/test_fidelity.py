@@ -113,6 +113,28 @@ def test_official_kinetics_recipe():
     assert _spec_of(cfg, "kinetics_default_natural", "brl").schedule.batch_size == 32
 
 
+def test_official_kinetics_baselines_switch_at_the_kinetics_epoch():
+    """The released runner's one switch epoch is 129 in its Kinetics config: the baselines' deferred
+    stages start there too (not at their NTU runner epoch 19 of 24); paper mode keeps its own."""
+    from benchmark.recipes import KINETICS_SWITCH_EPOCH
+
+    cfg = _kinetics_config()
+    cfg["methods"] = [{"name": m, "fidelity": "official_code"} for m in ("focal", "ldam_drw", "kps", "gumbel_ce")] \
+        + ["focal"]
+    for m in ("focal", "ldam_drw", "kps", "gumbel_ce"):
+        s = _spec_of(cfg, "kinetics_default_natural", f"{m}_official")
+        assert s.method_options == {"switch_epoch": KINETICS_SWITCH_EPOCH} == {"switch_epoch": 129}, m
+    assert _spec_of(cfg, "kinetics_default_natural", "focal").method_options == {}
+    # and the method accepts it: the switch lands at 0-based runner epoch 129 of 150
+    import methods
+    from methods._formulas import resolve_switch
+
+    opts = {**methods.get_method("focal").DEFAULTS, **methods.get_method("focal").OFFICIAL_CODE,
+            "switch_epoch": KINETICS_SWITCH_EPOCH}
+    ctx = type("Ctx", (), {"iters_per_epoch": 10, "runner_epochs": 150, "repeat": 1})()
+    assert resolve_switch(ctx, opts["switch"], opts["switch_fraction"], opts["switch_epoch"], "focal") == 1290
+
+
 @pytest.fixture
 def tiny_coco(tmp_path) -> Path:
     """A small 2D (x, y, score) COCO-17 dataset with a natural long tail."""
@@ -304,6 +326,7 @@ def test_one_training_reports_last_and_best_val(tiny_with_unused, tmp_path, sing
     assert [r["run"]["selection"] for r in recs] == ["last", "best_val"]
     check_not_mixed(recs)
     assert "best_test" not in rec["selections"]                 # paper mode never selects on test
+    assert rec["meta"]["fidelity_flags"]["F13"]["value"] == "last, best_val"     # the rules it really used
 
 
 def test_best_test_only_in_official_mode_and_never_mixed(tiny_with_unused, tmp_path, single_torch_thread):
@@ -317,6 +340,7 @@ def test_best_test_only_in_official_mode_and_never_mixed(tiny_with_unused, tmp_p
     recs = selection_records(rec)
     by = {r["run"]["selection"]: r for r in recs}
     assert set(by) == {"last", "best_val", "best_test"}
+    assert rec["meta"]["fidelity_flags"]["F13"]["value"] == "last, best_val, best_test (selected on test)"
     assert by["best_test"]["run"]["selection_label"] == OPTIMISTIC_LABEL
     with pytest.raises(SelectionError, match="optimistic"):
         check_not_mixed(recs)
@@ -326,6 +350,19 @@ def test_best_test_only_in_official_mode_and_never_mixed(tiny_with_unused, tmp_p
     groups = split_by_label(recs)
     assert [r["run"]["selection"] for r in groups["standard"]] == ["last", "best_val"]
     assert [r["run"]["selection"] for r in groups[OPTIMISTIC_LABEL]] == ["best_test"]
+
+
+def test_f13_records_the_rules_a_run_used():
+    """F13 is the list of rules one run produced: without a validation split there is no best_val."""
+    from benchmark.engine.config import fidelity_flags, selection_flag_value
+    from benchmark.engine.selection import supported_rules
+
+    assert selection_flag_value(supported_rules("paper", False)) == "last"
+    assert selection_flag_value(supported_rules("official_code", False)) == "last, best_test (selected on test)"
+    spec = _tiny_spec(fidelity="official_code", method_id="ce_official")
+    assert fidelity_flags(spec, rules=["last", "best_test"])["F13"] == {
+        "option": "selection", "value": "last, best_test (selected on test)"}
+    assert fidelity_flags(_tiny_spec(), rules=["last"])["F13"]["value"] == "last"
 
 
 # ----------------------------------------------------------------------------------- post-hoc tuning

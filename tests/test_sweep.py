@@ -170,3 +170,35 @@ def test_workflow_runs_the_sweep_and_stage2_starts_from_the_selected_model(tmp_p
     table = pd.read_csv(tmp_path / "results" / "sweep" / "tables" / "runs.csv")
     assert set(table["method"]) == {"wb", "wb_stage2"}                     # candidates are not result rows
     assert sorted(table["selection"]) == ["best_val", "best_val", "last", "last"]
+
+
+def test_la_tau_is_swept_on_validation_like_wb(tmp_path):
+    """LA's τ (a training option) is tuned on the validation split from {0.5, 1, 1.5, 2}: one
+    candidate per value where the split has one, the fixed τ = 1 elsewhere; the selection step
+    records the grid with its scores and the chosen τ."""
+    import benchmark.workflow as bw
+    from benchmark.engine.sweep import main
+    from methods.la import SWEEP
+
+    assert SWEEP["grid"] == [0.5, 1.0, 1.5, 2.0] and SWEEP["default"] == 1.0
+    cfg = dict(_ntu_config(tmp_path), methods=["ce", "la"])
+    trains = {r.rel for r in bw.runs(cfg)}
+    assert {f"ntu60_xsub_lt100/stgcnpp/la_tau{v:g}/j/seed0" for v in SWEEP["grid"]} <= trains
+    assert "ntu60_xsub_lt100/stgcnpp/la/j/seed0" not in trains
+    assert "synthetic_default_lt4/stgcnpp/la/j/seed0" in trains           # no validation split: τ = 1
+    assert bw.swept(cfg) == (["ntu60_xsub_lt100"], ["la"])
+    assert json.loads(bw.run_spec(cfg, "ntu60_xsub_lt100", "stgcnpp", "la_tau1.5", "j", 0))["method_options"] == \
+        {"tau": 1.5}
+    dirs = []
+    for tau, score in zip(SWEEP["grid"], (0.41, 0.44, 0.47, 0.45)):
+        d = tmp_path / "runs" / f"la_tau{tau:g}" / "j" / "seed0"
+        _candidate(d, tau, [0.1, score], f"la{tau:g}")
+        rec = json.loads((d / "metrics.json").read_text())
+        rec["meta"]["spec"]["method_options"] = {"tau": tau}
+        (d / "metrics.json").write_text(json.dumps(rec))
+        dirs.append(str(d))
+    out = tmp_path / "runs" / "la" / "j" / "seed0"
+    assert main(["--candidates", *dirs, "--out", str(out), "--method-id", "la", "--method-name", "la"]) == 0
+    sel = json.loads((out / "metrics.json").read_text())["meta"]["stage1_selection"]
+    assert sel["option"] == "tau" and sel["chosen"] == 1.5
+    assert sel["grid"] == {"0.5": 0.41, "1.0": 0.44, "1.5": 0.47, "2.0": 0.45}

@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from benchmark.versions import ENGINE_VERSION  # noqa: F401  (re-exported: one place, benchmark/versions.py)
 STREAMS = ("j", "b", "k", "jm", "bm", "km")
@@ -212,20 +212,29 @@ def _build(cls, d: Dict[str, Any], where: str):
     return cls(**d)
 
 
-def fidelity_flags(spec: RunSpec, method: Any = None) -> Dict[str, Dict[str, Any]]:
+def selection_flag_value(rules: Sequence[str]) -> str:
+    """F13's recorded value: the selection rules one run really produced, in order, ``best_test``
+    with its label (``"last, best_val"``; ``"last, best_test (selected on test)"`` without a
+    validation split in official_code mode)."""
+    return ", ".join(r + (" (selected on test)" if r == "best_test" else "") for r in rules)
+
+
+def fidelity_flags(spec: RunSpec, method: Any = None, rules: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
     """Every fidelity flag of a run with its option name and value (recorded in metrics.json).
 
     Method flags (F1–F12, F15) come from the method's ``FIDELITY_FLAGS`` and options; the recipe
-    flags are the run spec's own settings: F13 selection (``best_test`` exists in official_code
-    mode only), F14 batch and learning rate, F16 the Kinetics test clips, F17 seeds (always
-    fixed), F18 the PreNormalize3D centre."""
+    flags are the run spec's own settings: F13 the selection rules the run used (``rules``: the
+    trainer's, which depend on whether a validation split exists; without them, the rules the
+    fidelity mode allows), F14 batch and learning rate, F16 the Kinetics test clips, F17 seeds
+    (always fixed), F18 the PreNormalize3D centre."""
     md = method.metadata() if method is not None else {}
     opts = md.get("options", {})
     flags: Dict[str, Dict[str, Any]] = {
         fid: {"option": opt, "value": opts.get(opt)} for fid, opt in (md.get("fidelity_flags") or {}).items()}
     sch = spec.schedule
-    flags["F13"] = {"option": "selection", "value": "last, best_val, best_test (selected on test)"
-                    if spec.fidelity == "official_code" else "last, best_val"}
+    if rules is None:
+        rules = ["last", "best_val"] + (["best_test"] if spec.fidelity == "official_code" else [])
+    flags["F13"] = {"option": "selection", "value": selection_flag_value(rules)}
     flags["F14"] = {"option": "schedule.batch_size/base_lr", "value": {"batch_size": sch.batch_size, "lr0": sch.lr0,
                     "runner_epochs": sch.runner_epochs, "repeat": sch.repeat, "recipe": spec.recipe}}
     flags["F16"] = {"option": "schedule.test_sampling", "value": sch.test_sampling}

@@ -486,7 +486,7 @@ class RunTrainer:
                      "selection_rules": self.rules, "validation": {"size": 0 if val is None else len(val),
                                                                    "note": self.val_reason},
                      "recipe": spec.recipe, "pipeline": dict(spec.pipeline),
-                     "fidelity_flags": fidelity_flags(spec, method),
+                     "fidelity_flags": fidelity_flags(spec, method, rules=self.rules),
                      "posthoc_tuning": tuning, **(extra_meta or {})},
         }
         from benchmark.engine.sweep import run_record as sweep_record

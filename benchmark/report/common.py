@@ -18,16 +18,11 @@ import pandas as pd
 
 from benchmark.aggregate import RunRecord
 from benchmark.data.splits import frequency_rank, shot_group, ten_group_index
+# the paper's vocabulary (backbones, streams, imbalance setting) is kept in benchmark.paper_map
+from benchmark.paper_map import (BACKBONE_TO_PAPER, PAPER_SPLIT_SUFFIX, SINGLE_STREAMS,  # noqa: F401
+                                 STREAM_TO_PAPER)
 from benchmark.report import figures
 
-#: our backbone ids → the paper csv's
-BACKBONE_TO_PAPER = {"stgcnpp": "stgcn++", "ctrgcn": "ctrgcn", "msg3d": "msg3d"}
-#: our stream ids → the paper csv's ``streams``
-STREAM_TO_PAPER = {"j": "j", "b": "b", "k": "k", "jm": "jm", "bm": "bm", "km": "km",
-                   "ens-2s": "j+b", "ens-4s": "4s", "ens-6s": "6s"}
-SINGLE_STREAMS = ("j", "b", "k", "jm", "bm", "km")
-#: the imbalance setting the paper's "long_tailed" columns use, per dataset
-PAPER_SPLIT_SUFFIX = {"ntu60": "lt100", "ntu120": "lt100", "nw_ucla": "lt10", "kinetics": "natural"}
 #: paper group → our metric
 GROUP_TO_METRIC = {"all": "top1", "many": "many", "medium": "medium", "few": "few"}
 METRIC_TO_GROUP = {v: k for k, v in GROUP_TO_METRIC.items()}

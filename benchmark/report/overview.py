@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.aggregate import RunRecord, method_sort_key, stream_sort_key
+from benchmark.paper_map import TEST_SELECTED_LABEL
 from benchmark.report import figures
 from benchmark.report.common import (METRIC_LABELS, METRIC_VIEWS, cell, fmt_interval, fmt_p, fmt_signed, is_true,
                                      num, row, selection_label, slug, table, txt)
@@ -114,11 +115,14 @@ def _paper_cell(paper: PaperIndex, r: pd.Series, metric: str, recs: Sequence[Run
             cell("", "num")
     value, tab = hit
     diffs = budget_differences(recs, [int(r["n_seeds"])], paper_table=tab, method=str(r.get("method_name")))
-    tip = f"paper Table {tab}" + (f"; our budget differs: {'; '.join(diffs)}" if diffs else "; same recipe budget")
+    tsel = paper.is_selected_on_test(str(r["dataset"]), str(r["benchmark"]), str(r["backbone"]),
+                                     str(r.get("method_name") or r["method"]), str(r["stream"]), tab, metric)
+    tip = f"paper Table {tab}" + (f" ({TEST_SELECTED_LABEL})" if tsel else "") + \
+        (f"; our budget differs: {'; '.join(diffs)}" if diffs else "; same recipe budget")
     ours = num(r.get(f"{metric}_mean"))
     d = None if ours is None else 100 * ours - value
     return (cell(f"{value:.1f}", "num paper", sort=value, title=tip,
-                 badge=f"Tab. {tab}" + (" ≠" if diffs else "")),
+                 badge=f"Tab. {tab}" + (" ≠" if diffs else "") + (" · test-selected" if tsel else "")),
             cell(fmt_signed(d), "num " + ("neg" if d is not None and d < 0 else "pos"), sort=d, title=tip))
 
 

@@ -1,4 +1,5 @@
-"""Provenance page: code versions, hardware, seeds, the config file, method settings and every run.
+"""Provenance page: code versions, hardware, seeds, the config file, the paper coverage of that config,
+method settings and every run.
 
 Data are prepared by :func:`provenance`; the layout is ``templates/provenance.html``.
 """
@@ -9,10 +10,68 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from benchmark.aggregate import RunRecord, method_sort_key
+from benchmark.paper_map import (BACKBONE_TO_PAPER, PAPER_SPLIT_SUFFIX, STREAM_TO_PAPER, coverage,
+                                 coverage_counts)
 from benchmark.report.common import cell, fmt_seconds, num, row, table, txt
 
 
-def provenance(records: Sequence[RunRecord], config: Optional[Path]) -> dict:
+def reported_keys(records: Sequence[RunRecord]) -> set:
+    """(dataset, benchmark, paper backbone, method, paper streams, selection) of the results in this
+    report at the paper's imbalance setting: the vocabulary of benchmark.paper_map.coverage."""
+    out = set()
+    for r in records:
+        run = r.run
+        if not str(run["split"]).endswith("_" + PAPER_SPLIT_SUFFIX.get(str(run["dataset"]), "\0")):
+            continue
+        bb, st = BACKBONE_TO_PAPER.get(str(run["backbone"])), STREAM_TO_PAPER.get(str(run["stream"]))
+        if bb is not None and st is not None:
+            out.add((run["dataset"], run["benchmark"], bb, run.get("method_name") or run["method"], st,
+                     run.get("selection", "last")))
+    return out
+
+
+def coverage_section(config_path: Optional[Path], paper, records: Sequence[RunRecord]) -> dict:
+    """The paper numbers this config compares like for like and the reasons for the others
+    (benchmark.paper_map.coverage), with whether each compared number has a result in this report.
+    ``{"error": ...}`` when the config cannot be read as a workflow config."""
+    import yaml
+
+    from benchmark.paper_map import row_key
+    from benchmark.workflow import WorkflowConfigError
+
+    if config_path is None or not Path(config_path).exists() or paper is None:
+        return {"error": "no workflow config given to the report (--config)"}
+    try:
+        cfg = yaml.safe_load(Path(config_path).read_text()) or {}
+        cov = coverage(paper.to_dict("records"), cfg)
+    except (WorkflowConfigError, KeyError, TypeError, ValueError, AttributeError) as e:
+        return {"error": f"the coverage needs a workflow config with datasets, backbones, methods, streams and "
+                         f"seeds ({Path(config_path).name}: {type(e).__name__}: {e})"}
+    counts = coverage_counts(cov)
+    have = reported_keys(records)
+    reasons: dict = {}
+    rows = []
+    for c in cov:
+        r = c.row
+        k = row_key(r)[:5] + (c.selection,)
+        if c.status in ("reason", "outside"):
+            reasons[c.reason] = reasons.get(c.reason, 0) + 1
+        status = {"compared": "compared" + (" (in this report)" if k in have else " (planned, no result here)"),
+                  "reason": "not comparable", "outside": "outside this config", "missing": "MISSING"}[c.status]
+        rows.append(row([cell(str(r["table"])), cell(f"{r['dataset']} {r['benchmark']}"), cell(str(r["backbone"])),
+                         cell(str(r["method"]), "name"), cell(str(r["streams"])), cell(str(r["group"])),
+                         cell(txt(r["value"]), "num", sort=r["value"]),
+                         cell(c.selection + (" (test-selected)" if c.test_selected else "")),
+                         cell(status, "warn" if c.status == "missing" else ""),
+                         cell(", ".join(c.runs) if c.runs else (c.reason or ""), "path" if c.runs else "note")],
+                        cls="" if c.status == "compared" else "muted"))
+    return {"error": None, "counts": counts, "in_report": sum(1 for c in cov if c.runs and row_key(c.row)[:5] + (c.selection,) in have),
+            "reasons": sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])),
+            "table": table("coverage", ["table", "dataset", "backbone", "method", "streams", "group", "paper",
+                                        "selection", "status", "planned runs / reason"], rows)}
+
+
+def provenance(records: Sequence[RunRecord], config: Optional[Path], paper=None) -> dict:
     cols = ["run", "seed", "fidelity", "selection", "precision", "threads", "packed", "CPU / GPU", "hardware",
             "device", "code version", "run id", "wall time", "train samples/s"]
     rows = []
@@ -47,6 +106,7 @@ def provenance(records: Sequence[RunRecord], config: Optional[Path]) -> dict:
         "table": table("runs", cols, rows),
         "settings": [{"method": k, "json": v} for k, v in settings.items()],
         "fidelity": flags_table,
+        "coverage": coverage_section(config, paper, records),
     }
 
 

@@ -72,7 +72,7 @@ def render_report(inputs: ReportInputs) -> List[Path]:
         opt_summary, summary = summary[opt_mask].reset_index(drop=True), summary[~opt_mask].reset_index(drop=True)
     optimistic = optimistic_blocks(opt_summary, pw, paper, opt_records)
 
-    tables = [t for t in (paper_table(tab, paper_df, summary) for tab in PAGE_ORDER) if t is not None]
+    tables = [t for t in (paper_table(tab, paper_df, summary, opt_summary) for tab in PAGE_ORDER) if t is not None]
     detail_pages = []
     sections = []
     for (dataset, benchmark, split), s_sum in groups(summary, ["dataset", "benchmark", "split"]):
@@ -110,6 +110,6 @@ def render_report(inputs: ReportInputs) -> List[Path]:
     for f, ctx in detail_pages:
         written.append(render_page(env, "details.html", out, f, nav=nav, **ctx))
     written.append(render_page(env, "provenance.html", out, "provenance.html", title="Provenance", nav=nav,
-                               p=provenance(all_records, inputs.config)))
+                               p=provenance(all_records, inputs.config, paper_df)))
     return written
 
