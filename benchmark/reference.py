@@ -222,7 +222,7 @@ class ReferenceIndex:
             current = True
             if prov:
                 try:
-                    current = identity_today(record, prov).current
+                    current = identity_today(record, prov, repo=root.parent).current   # configs beside reference/
                 except Exception:                  # a config that no longer plans this cell
                     current = False
             key = (str(run.get("split")), str(run.get("backbone")), str(run.get("method")), str(run.get("stream")))

@@ -116,3 +116,24 @@ def test_every_shipped_reference_run_recomputes_and_names_its_version(run_dir):
     check = reference.identity_today(record, prov)
     # a changed code version shows as an older reference, never silently as current
     assert check.current == (check.today == record["meta"]["run_id"])
+
+
+def test_the_report_shows_the_reference_beside_ours(finished_run):
+    """'yours / this suite's reference / paper': a report over runs of a cell that reference/ holds
+    gets a reference column with the reference's value and provenance."""
+    from benchmark.report.render import ReportInputs, render_report
+
+    repo, run_dir = finished_run
+    ref = reference.add_run(run_dir, "config/tiny.yaml", root=repo / "reference", repo=repo)
+    top1 = json.loads((ref / "metrics.json").read_text())["metrics"]["top1"]
+    index = reference.ReferenceIndex(repo / "reference")
+    hit = index.lookup("tiny_default_natural", "stgcnpp", "ce", "j")
+    assert hit is not None and hit.current and hit.seeds == [0] and hit.value == pytest.approx(top1)
+    render_report(ReportInputs(runs_root=repo / "results" / "tiny" / "runs", out=repo / "report",
+                               reference=repo / "reference", n_resamples=200))
+    html = (repo / "report" / "index.html").read_text()
+    assert "reference top-1" in html and f"{100 * top1:.1f}" in html and "this suite&#39;s reference" in html
+    # no reference for the cells of a report: no column
+    render_report(ReportInputs(runs_root=repo / "results" / "tiny" / "runs", out=repo / "report2",
+                               reference=repo / "nothing", n_resamples=200))
+    assert "reference top-1" not in (repo / "report2" / "index.html").read_text()

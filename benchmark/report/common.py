@@ -165,6 +165,8 @@ class ReportInputs:
     config: Optional[Path] = None
     data_root: Optional[Path] = None
     n_resamples: int = 10_000
+    #: this suite's reference results (benchmark.reference; None: the repository's reference/)
+    reference: Optional[Path] = None
 
 
 def load_paper_results(path: Optional[Path] = None) -> pd.DataFrame:

@@ -126,13 +126,30 @@ def _paper_cell(paper: PaperIndex, r: pd.Series, metric: str, recs: Sequence[Run
             cell(fmt_signed(d), "num " + ("neg" if d is not None and d < 0 else "pos"), sort=d, title=tip))
 
 
+def _reference_cell(reference, r: pd.Series) -> dict:
+    """This suite's reference top-1 for the row's cell (reference/), with its provenance in the
+    tooltip; marked when it comes from an older version of the code."""
+    hit = reference.lookup(str(r["split"]), str(r["backbone"]), str(r["method"]), str(r["stream"]), "top1",
+                           str(r["selection"]))
+    if hit is None:
+        return cell("—", "num muted", title="no reference run of this suite for this cell (docs/reference.md)")
+    return cell(f"{100 * hit.value:.1f}", "num", sort=100 * hit.value, title=hit.note,
+                badge="" if hit.current else "older code")
+
+
 def ranked_table(tid: str, rows_df: pd.DataFrame, metric: str, pw: pd.DataFrame, paper: PaperIndex,
-                 recs_by_key: Dict[tuple, List[RunRecord]]) -> dict:
-    """Rows ranked by ``metric`` (best first, missing last) with intervals, Δ vs CE/BRL and the paper."""
+                 recs_by_key: Dict[tuple, List[RunRecord]], reference=None) -> dict:
+    """Rows ranked by ``metric`` (best first, missing last) with intervals, Δ vs CE/BRL, this
+    suite's reference (when reference/ holds runs of these cells) and the paper."""
     label = METRIC_LABELS.get(metric, metric)
     cols = ["#", "method", "stream", "seeds", f"{label} % [95% CI]", "Δ vs CE", "Δ vs BRL"]
     if metric != "top1":
         cols += ["top-1 %"]
+    with_reference = reference is not None and any(
+        reference.lookup(str(r["split"]), str(r["backbone"]), str(r["method"]), str(r["stream"]), "top1",
+                         str(r["selection"])) is not None for _, r in rows_df.iterrows())
+    if with_reference:
+        cols += ["reference top-1"]
     cols += ["paper top-1", "Δ paper"]
     if metric in ("few", "many", "medium"):
         cols += [f"paper {label}", f"Δ paper {label}"]
@@ -163,6 +180,8 @@ def ranked_table(tid: str, rows_df: pd.DataFrame, metric: str, pw: pd.DataFrame,
         if metric != "top1":
             cells.append(cell(fmt_interval("top1", r["top1_mean"], None, None), "num",
                               sort=None if num(r["top1_mean"]) is None else 100 * float(r["top1_mean"])))
+        if with_reference:
+            cells.append(_reference_cell(reference, r))
         cells += list(_paper_cell(paper, r, "top1", recs, tid))
         if metric in ("few", "many", "medium"):
             cells += list(_paper_cell(paper, r, metric, recs, tid))
@@ -224,8 +243,9 @@ def curve_frames(summary: pd.DataFrame):
 
 
 def backbone_section(split: str, backbone: str, b_sum: pd.DataFrame, pw: pd.DataFrame, paper: PaperIndex,
-                     recs: Sequence[RunRecord], detail_file: str) -> dict:
-    """All data of one split × backbone block of the first screen."""
+                     recs: Sequence[RunRecord], detail_file: str, reference=None) -> dict:
+    """All data of one split × backbone block of the first screen (``reference``: this suite's
+    reference results, benchmark.reference.ReferenceIndex, shown beside ours and the paper's)."""
     bkey = slug(split, backbone)
     recs_by_key: Dict[tuple, List[RunRecord]] = {}
     for rec in recs:
@@ -239,8 +259,9 @@ def backbone_section(split: str, backbone: str, b_sum: pd.DataFrame, pw: pd.Data
         has = b_sum[f"{metric}_mean"].notna().any()
         views.append({
             "metric": metric, "label": label, "has": bool(has),
-            "main": ranked_table(f"ranked-{bkey}-{metric}", first, metric, pw, paper, recs_by_key) if has else None,
-            "rest": ranked_table(f"streams-{bkey}-{metric}", rest, metric, pw, paper, recs_by_key)
+            "main": ranked_table(f"ranked-{bkey}-{metric}", first, metric, pw, paper, recs_by_key, reference)
+            if has else None,
+            "rest": ranked_table(f"streams-{bkey}-{metric}", rest, metric, pw, paper, recs_by_key, reference)
             if has and len(rest) else None,
         })
     singles = sorted({str(r.run["stream"]) for r in recs if not str(r.run["stream"]).startswith("ens-")},

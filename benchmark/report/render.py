@@ -63,6 +63,9 @@ def render_report(inputs: ReportInputs) -> List[Path]:
     summary, pw = load_tables(all_records, inputs.tables, inputs.n_resamples)
     paper_df = load_paper_results(inputs.paper_results)
     paper = PaperIndex(paper_df)
+    from benchmark.reference import REFERENCE_DIR, ReferenceIndex
+
+    reference = ReferenceIndex(inputs.reference or REFERENCE_DIR)
     # test-selected rows (best_test) get their own section at the end; every other table leaves them out
     records = [r for r in all_records if not is_optimistic(r.run["selection"])]
     opt_records = [r for r in all_records if is_optimistic(r.run["selection"])]
@@ -93,7 +96,8 @@ def render_report(inputs: ReportInputs) -> List[Path]:
         for (backbone,), b_sum in groups(s_sum, ["backbone"]):
             b_recs = [r for r in recs if r.run["backbone"] == backbone]
             detail_file = f"details_{slug(split, backbone)}.html"
-            backbones.append(backbone_section(split, backbone, b_sum, pw, paper, b_recs, detail_file))
+            backbones.append(backbone_section(split, backbone, b_sum, pw, paper, b_recs, detail_file,
+                                              reference=reference))
             detail_pages.append((detail_file, details_page(split, backbone, b_recs, counts)))
         sections.append({"split": split, "dataset": dataset, "benchmark": benchmark, "ratio": split_ratio(split),
                          "anchor": key, "dist_svg": dist_svg, "shot_rows": shot_rows, "dataset_summary": ds,
