@@ -33,7 +33,7 @@ def test_a_diverging_training_is_one_line_naming_the_epoch_and_the_fixes(tiny_da
     assert rc == 2 and len(err) == 1 and "Traceback" not in out, out
     msg = err[0]
     assert msg.startswith("error: non-finite loss") and "runner epoch 1/2" in msg, msg
-    assert "schedule.base_lr (now 1e+30" in msg and "precision" in msg, msg
+    assert "schedule.base_lr (now 1e+30" in msg and "extreme coordinates" in msg, msg
 
 
 def test_the_error_is_still_a_floating_point_error():
@@ -41,6 +41,8 @@ def test_the_error_is_still_a_floating_point_error():
 
     e = NonFiniteLossError(3, 24, _spec(), float("nan"))
     assert isinstance(e, FloatingPointError) and isinstance(e, ConfigError) and "runner epoch 3/24" in str(e)
+    assert "precision" not in str(e)               # fp32 already: not a fix to suggest
+    assert "schedule.precision: fp32 (now bf16)" in str(NonFiniteLossError(1, 2, _spec(precision="bf16"), 1e400))
 
 
 def _checkpoint_of(spec, data, tmp_path, tag):
