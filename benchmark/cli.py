@@ -242,5 +242,9 @@ def describe_error(e: BaseException) -> str:
     if isinstance(e, OSError) and e.filename:
         return f"{e.filename}: {e.strerror or e}"
     if isinstance(e, KeyError):
+        if type(e) is KeyError and e.args and isinstance(e.args[0], (str, int)) and " " not in str(e.args[0]):
+            # a bare lookup (raw["model"]) that no check caught: name the key at least
+            return (f"missing key {e.args[0]!r} in a file or spec this step reads (one written by another "
+                    "version, or edited); rerun the step that wrote it (LTBENCH_DEBUG=1 shows where)")
         return str(e.args[0]) if e.args else repr(e)
     return str(e)

@@ -57,6 +57,79 @@ def experiment_name(config: Dict[str, Any], configfiles: Sequence[str] = ()) -> 
     return name
 
 
+#: config keys that do not define an experiment's results: where the raw data lie (``<id>_root``,
+#: ``datasets.<id>.root``), which part of the grid this invocation builds (``select_*``), how jobs
+#: share GPUs or pack seeds (same outputs either way) and the name itself (docs/workflow.md)
+NON_DEFINING_KEYS = ("experiment", "select_tables", "select_datasets", "gpu_jobs_per_device", "pack_seeds")
+EXPERIMENT_RECORD = "experiment.json"
+
+
+def experiment_config(config: Dict[str, Any]) -> Dict[str, Any]:
+    """The part of a config that defines an experiment's results: everything except
+    :data:`NON_DEFINING_KEYS`, ``*_root`` overrides and the datasets' ``root`` paths."""
+    out = {k: v for k, v in config.items() if k not in NON_DEFINING_KEYS and not k.endswith("_root")}
+    if isinstance(out.get("datasets"), dict):
+        out["datasets"] = {ds: {k: v for k, v in d.items() if k != "root"} if isinstance(d, dict) else d
+                           for ds, d in out["datasets"].items()}
+    return out
+
+
+def experiment_digest(config: Dict[str, Any]) -> str:
+    import hashlib
+
+    text = json.dumps(experiment_config(config), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def experiment_record(config: Dict[str, Any], configfiles: Sequence[str] = ()) -> Dict[str, Any]:
+    """What ``results/<experiment>/experiment.json`` records: the name, the config file(s) and the
+    digest of :func:`experiment_config`."""
+    return {"experiment": config.get("experiment") or "default",
+            "config_files": [str(Path(f).resolve()) for f in configfiles], "digest": experiment_digest(config)}
+
+
+def check_experiment(config: Dict[str, Any], configfiles: Sequence[str] = (),
+                     workdir: Path = Path(".")) -> Optional[Dict[str, Any]]:
+    """Stop when ``results/<experiment>`` was made by another config file with other contents.
+
+    Returns the record to write into the folder (:func:`write_experiment_record`, when the run
+    starts), or None when it is up to date: a record is (re)written when there is none yet or when
+    the same config file was edited (rerunning an edited config is the normal way to extend an
+    experiment). Another file with the same experiment-defining contents (a copy, other data
+    roots, another selection) is the same experiment."""
+    path = Path(workdir) / experiment_dir(config) / EXPERIMENT_RECORD
+    mine = experiment_record(config, configfiles)
+    if not path.exists():
+        return mine
+    try:
+        old = json.loads(path.read_text())
+        old_files, old_digest = list(old["config_files"]), str(old["digest"])
+    except (ValueError, KeyError, TypeError):
+        raise WorkflowConfigError(f"{path}: unreadable experiment record; delete it (it is rewritten on the next "
+                                  "run) if this folder belongs to this config") from None
+    if old_digest == mine["digest"]:
+        return None
+    if old_files == mine["config_files"]:
+        return mine
+    name = mine["experiment"]
+    theirs = ", ".join(old_files) or "--config values only"
+    ours = ", ".join(mine["config_files"]) or "--config values only"
+    raise WorkflowConfigError(
+        f"experiment '{name}' (results/{name}) was made by {theirs}; {ours} is a different config with the same "
+        f"experiment name; give it another name with 'experiment: NAME' in {ours} or --config experiment=NAME "
+        f"(or delete {experiment_dir(config)} to start it over)")
+
+
+def write_experiment_record(record: Dict[str, Any], workdir: Path = Path(".")) -> Path:
+    """Write what :func:`check_experiment` returned into ``results/<experiment>/experiment.json``."""
+    from benchmark.io import atomic_write_json
+
+    path = Path(workdir) / experiment_dir(record) / EXPERIMENT_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, record)
+    return path
+
+
 def experiment_dir(config: Dict[str, Any]) -> str:
     """``results/<experiment>`` (the workflow stores the resolved name in config['experiment'])."""
     return f"results/{config.get('experiment') or 'default'}"
@@ -195,6 +268,13 @@ def splits(config: Dict[str, Any]) -> Dict[str, SplitDef]:
                     raise WorkflowConfigError(f"dataset '{ds_id}': lt.n_max has no entry for benchmark '{bench}'")
                 n_max = n_max[bench]
             th = d.get("thresholds")
+            if sid in out and (out[sid].dataset, out[sid].benchmark) != (ds_id, bench):
+                other = out[sid]
+                raise WorkflowConfigError(
+                    f"split id '{sid}' is made by dataset '{other.dataset}' / benchmark '{other.benchmark}' and by "
+                    f"dataset '{ds_id}' / benchmark '{bench}' (ids are joined with '_'), so both would write "
+                    f"results/splits/{sid}.txt; rename one of the datasets or benchmarks so that no '_' can shift "
+                    "between them")
             out[sid] = SplitDef(sid, ds_id, bench, ratio, n_max, split_list,
                                 json.dumps(th, sort_keys=True, separators=(",", ":")) if th else "")
     return out

@@ -85,6 +85,14 @@ def test_training_cpus_follow_set_threads_in_the_profile():
     assert "gres" not in train and "--gres" not in str(train.get("slurm_extra", ""))
 
 
+def test_packed_training_jobs_ask_for_what_a_training_job_asks_for():
+    """train_pack (the seeds of a run as one packed model, the default for seed tables) is a
+    training job too: same GPU, threads, memory and runtime requests as train."""
+    prof = yaml.safe_load(PROFILE.read_text())
+    assert prof["set-resources"]["train_pack"] == prof["set-resources"]["train"], prof["set-resources"]
+    assert prof["set-threads"]["train_pack"] == prof["set-threads"]["train"], prof["set-threads"]
+
+
 def test_a_slurm_run_with_unset_site_values_stops_before_submitting(tmp_path):
     """The real profile, no LTBENCH_SLURM_* in the environment: one clear message, no sbatch."""
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' for the SLURM plugin")
@@ -149,8 +157,9 @@ def _test_profile(dst: Path) -> Path:
         assert key in prof, f"profiles/slurm lost '{key}'; update {__file__}"
     prof["latency-wait"] = 5
     prof["default-resources"].update(runtime=10, mem_mb=500)
-    prof["set-resources"]["train"].update(runtime=20, mem_mb=TRAIN_MEM_MB)
-    prof["set-threads"]["train"] = TRAIN_THREADS
+    for rule in ("train", "train_pack"):     # the two training rules ask for the same job
+        prof["set-resources"][rule] = dict(prof["set-resources"][rule], runtime=20, mem_mb=TRAIN_MEM_MB)
+        prof["set-threads"][rule] = TRAIN_THREADS
     # no slurmdbd here: job states from squeue (finished jobs stay MinJobAge = 1 h in squeue)
     prof["slurm-status-command"] = "squeue"
     prof["slurm-init-seconds-before-status-checks"] = 2
@@ -312,6 +321,39 @@ def slurm_run(cluster, tmp_path_factory) -> SlurmRun:
 
 
 # ----------------------------------------------------------------------------- slow tests
+
+@pytest.mark.slow
+def test_a_packed_training_job_asks_for_a_gpu_threads_and_memory(cluster, tmp_path_factory):
+    """Two seeds packed into one train_pack job (one epoch), submitted to the cluster: its sbatch
+    call and SLURM's allocation carry the training job's GPU, CPUs and memory."""
+    wd = tmp_path_factory.mktemp("cluster_pack")
+    cfg = _config()
+    cfg.update(methods=["ce"], seeds=[0, 1], pack_seeds=True, experiment="pack")
+    cfg["schedule"]["runner_epochs"] = 1
+    (wd / CONFIG_NAME).write_text(yaml.safe_dump(cfg))
+    prof = _test_profile(tmp_path_factory.mktemp("profile_pack"))
+    env = cluster.env()
+    env["LTBENCH_SLURM_PARTITION"] = cluster.spec.partition
+    env["LTBENCH_SLURM_ACCOUNT"] = ""
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    target = "results/pack/packs/synthetic_default_lt2/stgcnpp/ce/j/seeds0-1"
+    proc = subprocess.run([sys.executable, "-m", "snakemake", target, "--workflow-profile", "none", "--snakefile",
+                           str(REPO / "Snakefile"), "--directory", str(wd), "--profile", str(prof),
+                           "--configfile", CONFIG_NAME, "--verbose"], cwd=wd, env=env, capture_output=True,
+                          text=True, timeout=RUN_TIMEOUT_S)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-8000:] + cluster.log_tails()
+    lines = [line for line in _sbatch_lines(log) if "--comment rule_train_pack_" in line]
+    assert len(lines) == 1, _sbatch_lines(log)
+    head = lines[0].split(" --wrap=")[0]
+    assert "--gpus=1" in head and f"--cpus-per-task={TRAIN_THREADS}" in head, head
+    assert f"--mem {TRAIN_MEM_MB}" in head and "--gres" not in head, head
+    job_ids = [j for j, p in _submitted(log).items() if "rule_train_pack" in p]
+    assert len(job_ids) == 1, _submitted(log)
+    job = _scontrol_job(job_ids[0], env)
+    assert job["JobState"] == "COMPLETED", job
+    assert job.get("TresPerJob") == "gres:gpu:1" and f"cpu={TRAIN_THREADS}," in job["TRES"], job
+
 
 def _sbatch_lines(log: str) -> List[str]:
     return [line.split("sbatch call: ", 1)[1] for line in log.splitlines() if "sbatch call: " in line]

@@ -77,8 +77,30 @@ def move_aside(path: Path, tag: str, reason: str) -> Path:
     return target
 
 
-def load_resumable(path: Path, run_id: str, map_location: Any = "cpu") -> Optional[Dict[str, Any]]:
-    """The resumable state at ``path`` if it belongs to ``run_id``; otherwise move it aside, None."""
+#: what :func:`load_resumable` hands back: every entry the trainer restores from
+RESUME_KEYS = ("model", "optimizer", "epoch", "log")
+
+
+def state_mismatch(expected: Dict[str, Any], found: Dict[str, Any]) -> Optional[str]:
+    """Why the weights ``found`` cannot be loaded into a model whose ``state_dict()`` is
+    ``expected`` (missing or unexpected entries, another shape), in a few words; None if they fit."""
+    missing = [k for k in expected if k not in found]
+    extra = [k for k in found if k not in expected]
+    if missing or extra:
+        parts = ([f"{len(missing)} entr{'y' if len(missing) == 1 else 'ies'} missing, e.g. '{missing[0]}'"]
+                 if missing else []) + ([f"{len(extra)} unexpected, e.g. '{extra[0]}'"] if extra else [])
+        return "; ".join(parts)
+    for k, v in expected.items():
+        a, b = tuple(getattr(v, "shape", ())), tuple(getattr(found[k], "shape", ()))
+        if a != b:
+            return f"'{k}' has shape {b} in the file, {a} in this run's model"
+    return None
+
+
+def load_resumable(path: Path, run_id: str, map_location: Any = "cpu",
+                   model: Any = None) -> Optional[Dict[str, Any]]:
+    """The resumable state at ``path`` if it belongs to ``run_id`` (and, given ``model``, fits its
+    shapes); otherwise move it aside, None."""
     path = Path(path)
     if not path.exists():
         return None
@@ -94,5 +116,15 @@ def load_resumable(path: Path, run_id: str, map_location: Any = "cpu") -> Option
         move_aside(path, str(old or "no-id"),
                    f"checkpoint belongs to another run identity ({old} != {run_id}: data, split list, "
                    "config or a version changed)")
+        return None
+    lacking = [k for k in RESUME_KEYS if k not in state]
+    if lacking:
+        move_aside(path, "incomplete", f"checkpoint of this run lacks {lacking} (not written by this suite's trainer)")
+        return None
+    why = state_mismatch(model.state_dict(), state["model"]) if model is not None else None
+    if why:
+        move_aside(path, f"{run_id}-shape",
+                   f"checkpoint has this run's identity but does not fit its model ({why}): the model code "
+                   "changed without a version bump (bump it in benchmark/versions.py)")
         return None
     return state

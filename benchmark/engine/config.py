@@ -27,6 +27,18 @@ TEST_SAMPLING = ("deterministic", "random")
 FLIP_MODES = ("permute", "mirror")
 
 
+class NonFiniteLossError(ConfigError, FloatingPointError):
+    """The training diverged (NaN or inf loss): a user-fixable setting, reported in one line."""
+
+    def __init__(self, epoch: int, epochs: int, spec: "RunSpec", loss: float):
+        sch = spec.schedule
+        fp32 = "" if sch.precision == "fp32" else f"use schedule.precision: fp32 (now {sch.precision}); "
+        super().__init__(
+            f"non-finite loss (mean {loss}) in runner epoch {epoch}/{epochs} of {spec.method_id} seed {spec.seed}: "
+            f"the training diverged. Usual fixes: lower schedule.base_lr (now {sch.base_lr:g}, so lr0 = "
+            f"{sch.lr0:g} at batch size {sch.batch_size}); {fp32}or check the raw data for extreme coordinates")
+
+
 @dataclass(frozen=True)
 class Schedule:
     """Optimiser and schedule (docs/training.md): SGD + Nesterov, per-iteration cosine, no warm-up."""

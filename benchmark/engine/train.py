@@ -28,7 +28,8 @@ from benchmark.data.splits import read_split_list
 from benchmark.data import transforms as T
 from benchmark.data.validation import build_validation
 from benchmark.engine.checkpoint import clean_partial_writes, load_resumable, safe_torch_load
-from benchmark.engine.config import ENGINE_VERSION, ConfigError, RunSpec, cosine_lr, fidelity_flags
+from benchmark.engine.config import (ENGINE_VERSION, ConfigError, NonFiniteLossError, RunSpec, cosine_lr,
+                                     fidelity_flags)
 from benchmark.engine.identity import identify, resolved_spec
 from benchmark.engine.selection import SelectionTracker, supported_rules
 from benchmark.engine.selection import label as selection_label
@@ -343,7 +344,7 @@ class RunTrainer:
         self.log: List[Dict] = []
         self.start_epoch = 0
         self.ckpt_path = self.ckpt_dir / "last.pt"
-        state = load_resumable(self.ckpt_path, self.run_id, dev)
+        state = load_resumable(self.ckpt_path, self.run_id, dev, model=self.model)
         self.train_seconds = 0.0
         if state is not None:
             self.model.load_state_dict(state["model"])
@@ -397,8 +398,7 @@ class RunTrainer:
         ctx, sch = self.ctx, self.sch
         epoch_loss = float(loss_sum) / n_losses if n_losses else float("nan")   # the epoch's one sync
         if n_losses and not math.isfinite(epoch_loss):
-            raise FloatingPointError(f"non-finite loss (mean {epoch_loss}) in runner epoch {epoch + 1} of "
-                                     f"seed {self.spec.seed}; lower the learning rate or check the data")
+            raise NonFiniteLossError(epoch + 1, ctx.runner_epochs, self.spec, epoch_loss)
         self.train_seconds += seconds
         row = {"epoch": epoch + 1, "step": (epoch + 1) * ctx.iters_per_epoch, "loss": epoch_loss,
                "lr": cosine_lr(sch.lr0, (epoch + 1) * ctx.iters_per_epoch - 1, self.total),

@@ -12,6 +12,9 @@ try:
     # Runs, tables and the report of this config live under results/<experiment>/ and
     # reports/<experiment>/; prepared data and splits are shared (results/data, results/splits).
     config["experiment"] = bw.experiment_name(config, workflow.configfiles)
+    # results/<experiment>/experiment.json names the config that made it: another config with the
+    # same experiment name stops here (written by onstart, workflow/rules/slurm.smk)
+    EXPERIMENT_RECORD = bw.check_experiment(config, workflow.configfiles)
     bw.check_roots(config)
     SPLITS = bw.selected_splits(config)  # only what select_tables / select_datasets keep
     METHODS = bw.methods(config, candidates=True)  # with sweep candidates (wb_wd0.0005, …)

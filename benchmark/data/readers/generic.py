@@ -137,6 +137,22 @@ def _read_table(path: Path) -> pd.DataFrame:
     return table
 
 
+def _check_dense_labels(labels: np.ndarray, where: Path) -> None:
+    """With ``num_classes`` left to default (max label + 1) and no class file, every class must
+    have a sample: a stray label far above the rest (99 among 0..4) would otherwise make a
+    100-class dataset whose 95 empty classes score 0."""
+    present = np.unique(labels.astype(np.int64))
+    if len(present) == 0 or present.min() < 0:
+        return                                      # the range check below reports it
+    missing = np.setdiff1d(np.arange(int(present.max()) + 1), present)
+    if len(missing):
+        top = present[-2] if len(present) > 1 else -1
+        raise DatasetError(f"{where}: labels run up to {present.max()}, but {len(missing)} of the classes "
+                           f"0..{present.max()} have no sample (e.g. {', '.join(str(int(c)) for c in missing[:5])}; the "
+                           f"next largest label is {top}); fix the labels, or set the dataset's options.num_classes "
+                           "(or a classes.txt) if those classes really have no sample")
+
+
 @register_reader("generic", version="1")
 def read_generic(root: Path, dataset_id: str, layout=None, num_classes: Optional[int] = None,
                  benchmarks: Optional[Sequence[str]] = None, coords: str = "xyz",
@@ -169,6 +185,8 @@ def read_generic(root: Path, dataset_id: str, layout=None, num_classes: Optional
         if bad:
             raise DatasetError(f"{root / label_file}: column '{b}' holds {sorted(bad)}; allowed: train, test, empty")
     n_cls = int(num_classes) if num_classes is not None else int(table["label"].max()) + 1
+    if num_classes is None and not (root / class_file).exists():
+        _check_dense_labels(table["label"].to_numpy(), root / label_file)
     if table["label"].min() < 0 or table["label"].max() >= n_cls:
         raise DatasetError(f"{root / label_file}: labels must lie in 0..{n_cls - 1} (0-based), "
                            f"found {table['label'].min()}..{table['label'].max()}")
