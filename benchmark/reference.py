@@ -276,7 +276,10 @@ def stash(experiment: str, results: Path = REPO / "results", root: Path = REFERE
         data = ckpt.read_bytes()
         atomic_write(dest / "last.pt", lambda f, data=data: f.write(data))
         from benchmark.hostinfo import cpu_model
+        spec = _spec_of_ckpt(results, experiment, rel)
         atomic_write_json(dest / "status.json", {"run_id": state.get("run_id"), "epochs_done": state.get("epoch", epochs),
+                                                 "epochs_total": spec.get("runner_epochs"),
+                                                 "precision": spec.get("precision", "fp32"),
                                                  "train_seconds": round(float(state.get("train_seconds", 0.0)), 1),
                                                  "stashed": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                                                  "cpu_model": cpu_model()})
@@ -287,6 +290,25 @@ def stash(experiment: str, results: Path = REPO / "results", root: Path = REFERE
                 (Path(results) / experiment / "runs" / rel / "metrics.json").exists():
             shutil.rmtree(status.parent)
     return out
+
+
+def _spec_of_ckpt(results: Path, experiment: str, rel: Path) -> Dict[str, Any]:
+    """Schedule facts of an unfinished run (runner epochs, precision) from the config that plans it,
+    ``config/<experiment>.yaml`` (the default experiment name is the config's stem); empty when
+    there is no such config or it does not plan this cell."""
+    import yaml
+
+    import benchmark.workflow as bw
+
+    config = REPO / "config" / f"{experiment}.yaml"
+    try:
+        split, backbone, method, stream, seed = Path(rel).parts
+        spec = json.loads(bw.run_spec(yaml.safe_load(config.read_text()), split, backbone, method, stream,
+                                      int(seed[len("seed"):]), use_gpu=False))
+    except (OSError, ValueError, KeyError, bw.WorkflowConfigError):
+        return {}
+    sch = spec.get("schedule") or {}
+    return {"runner_epochs": sch.get("runner_epochs"), "precision": sch.get("precision", "fp32")}
 
 
 def restore(experiment: str, results: Path = REPO / "results", root: Path = REFERENCE_DIR) -> List[Path]:
@@ -311,6 +333,77 @@ def restore(experiment: str, results: Path = REPO / "results", root: Path = REFE
     return out
 
 
+# ---------------------------------------------------------------------- the README's reproduction table
+README_START = "<!-- reference-table:{experiment} (python -m benchmark.reference table --experiment {experiment} --write-readme) -->"
+README_END = "<!-- /reference-table:{experiment} -->"
+
+
+def _hours(seconds: Optional[float]) -> str:
+    return "n/a" if seconds is None else f"{float(seconds) / 3600:.1f} h"
+
+
+def status_table(experiment: str, root: Path = REFERENCE_DIR) -> str:
+    """Markdown table of ``experiment``'s reference runs, finished and in progress: the paper's
+    number for the cell, ours (top-1 of the last checkpoint), the difference, and how and where the
+    run was computed. Everything in it is read from reference/; nothing is typed."""
+    from benchmark.report.common import load_paper_results
+    from benchmark.report.paper import PaperIndex
+
+    paper = PaperIndex(load_paper_results())
+    root = Path(root)
+    rows = []
+    for path in sorted((root / experiment).rglob("metrics.json")) if (root / experiment).exists() else []:
+        record = json.loads(path.read_text())
+        run, m = record["run"], record["metrics"]
+        prov_path = path.parent / "provenance.json"
+        prov = json.loads(prov_path.read_text()) if prov_path.exists() else {}
+        hit = paper.lookup(run["dataset"], run["benchmark"], run["backbone"], run["method"], run["stream"])
+        ours = 100 * float(m["top1"])
+        if prov:
+            how = f"{prov.get('precision')}, {prov.get('threads')} thread(s), {prov.get('gpu') or prov.get('cpu_model')}"
+            when = _hours(prov.get("train_seconds"))
+        else:       # an ensemble fused from reference runs
+            how, when = "fused from the reference runs above", "—"
+        rows.append((run["split"], run["backbone"], run["method"], run["stream"], run["seed"],
+                     "—" if hit is None else f"{hit[0]:.1f} (Table {hit[1]})", f"{ours:.1f}",
+                     "—" if hit is None else f"{ours - hit[0]:+.1f}", "finished", how, when))
+    progress = root / IN_PROGRESS / experiment
+    for status in sorted(progress.rglob("status.json")) if progress.exists() else []:
+        st = json.loads(status.read_text())
+        parts = status.parent.relative_to(progress).parts          # split/backbone/method/stream/seedK
+        total = st.get("epochs_total")
+        rows.append((*parts[:4], int(parts[4][len("seed"):]), "", "", "",
+                     f"in progress: {st.get('epochs_done')}" + (f"/{total}" if total else "") + " runner epochs",
+                     f"{st.get('precision', 'fp32')}, {st.get('cpu_model')}", _hours(st.get("train_seconds"))))
+    head = ("| split | backbone | method | stream | seed | paper top-1 | ours top-1 | ours − paper | state | "
+            "arithmetic, machine | training time |")
+    lines = [head, "|" + "---|" * 11]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    if not rows:
+        lines.append("| " + " | ".join(["—"] * 8 + ["no reference run yet", "", ""]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def readme_block(experiment: str, root: Path = REFERENCE_DIR) -> str:
+    return (README_START.format(experiment=experiment) + "\n" + status_table(experiment, root)
+            + README_END.format(experiment=experiment))
+
+
+def write_readme(experiment: str, readme: Path = REPO / "README.md", root: Path = REFERENCE_DIR) -> bool:
+    """Replace the README's block for ``experiment`` with the current table; True if it changed."""
+    text = Path(readme).read_text()
+    start, end = README_START.format(experiment=experiment), README_END.format(experiment=experiment)
+    if start not in text or end not in text:
+        raise ReferenceError(f"{readme}: no block for experiment '{experiment}' (add the two marker lines "
+                             f"'{start}' and '{end}' where the table belongs)")
+    a, b = text.index(start), text.index(end) + len(end)
+    new = text[:a] + readme_block(experiment, root) + text[b:]
+    if new != text:
+        from benchmark.io import atomic_write_text
+        atomic_write_text(Path(readme), new)
+    return new != text
+
+
 # ---------------------------------------------------------------------- command line
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmark.reference", description=__doc__.split("\n\n")[0])
@@ -320,6 +413,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     a.add_argument("--config", required=True, help="the config file that planned the run, e.g. config/nw_ucla.yaml")
     c = sub.add_parser("check", help="recompute metrics and run_ids of every reference run")
     c.add_argument("--strict", action="store_true", help="exit 1 when a run is from an older version")
+    t = sub.add_parser("table", help="the reproduction table of an experiment (markdown)")
+    t.add_argument("--experiment", required=True)
+    t.add_argument("--write-readme", action="store_true", help="replace the README's block for this experiment")
     for name in ("stash", "restore"):
         s = sub.add_parser(name, help=f"{name} unfinished runs' checkpoints (reference/in_progress)")
         s.add_argument("--experiment", required=True)
@@ -340,6 +436,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"{run_dir.relative_to(REPO)}: {status}; {ident.describe()}")
             if bad or (args.strict and old):
                 return 1
+        elif args.cmd == "table":
+            if args.write_readme:
+                print(f"README.md: {'updated' if write_readme(args.experiment) else 'already current'}")
+            else:
+                sys.stdout.write(status_table(args.experiment))
         elif args.cmd == "stash":
             for p in stash(args.experiment):
                 print(f"stashed {p.relative_to(REPO)}")

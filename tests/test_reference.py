@@ -137,3 +137,19 @@ def test_the_report_shows_the_reference_beside_ours(finished_run):
     render_report(ReportInputs(runs_root=repo / "results" / "tiny" / "runs", out=repo / "report2",
                                reference=repo / "nothing", n_resamples=200))
     assert "reference top-1" not in (repo / "report2" / "index.html").read_text()
+
+
+def test_readme_reproduction_tables_are_the_commands_output():
+    """Nothing in the README's reproduction table is typed: each block equals what
+    'python -m benchmark.reference table --experiment EXP' prints from reference/."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    experiments = re.findall(r"<!-- reference-table:(\S+) ", text)
+    assert experiments, "README.md has no reference-table block"
+    for exp in experiments:
+        start = reference.README_START.format(experiment=exp)
+        end = reference.README_END.format(experiment=exp)
+        block = text[text.index(start):text.index(end) + len(end)]
+        assert block == reference.readme_block(exp), \
+            f"README.md's table for {exp} is stale: run python -m benchmark.reference table --experiment {exp} --write-readme"
