@@ -20,6 +20,8 @@ Commands (``python -m benchmark.reference …``):
                                  current code: "current", or "reference from an older version"
     stash --experiment EXP       copy unfinished runs' checkpoints (results/EXP/ckpt/**/last.pt)
                                  into reference/in_progress/ so a later machine can resume them
+    table --experiment EXP       the reproduction table (--write-readme: the README's block; add
+                                 and stash refresh it too)
     restore --experiment EXP     put stashed checkpoints back where the workflow resumes them
 """
 from __future__ import annotations
@@ -404,6 +406,15 @@ def write_readme(experiment: str, readme: Path = REPO / "README.md", root: Path 
     return new != text
 
 
+def _refresh_readme(experiment: str) -> None:
+    """After add/stash: keep the README's table for the experiment current (when it has one)."""
+    try:
+        if write_readme(experiment):
+            print(f"README.md: reproduction table of {experiment} updated (commit it with reference/)")
+    except ReferenceError:
+        pass
+
+
 # ---------------------------------------------------------------------- command line
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmark.reference", description=__doc__.split("\n\n")[0])
@@ -424,6 +435,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.cmd == "add":
             dest = add_run(args.run_dir, args.config)
             print(f"added {dest.relative_to(REPO)}")
+            _refresh_readme(Path(args.config).stem)
         elif args.cmd == "check":
             bad, old = 0, 0
             for run_dir in reference_runs():
@@ -444,6 +456,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.cmd == "stash":
             for p in stash(args.experiment):
                 print(f"stashed {p.relative_to(REPO)}")
+            _refresh_readme(args.experiment)
         else:
             for p in restore(args.experiment):
                 print(f"restored {p}")
