@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from benchmark import convergence
 from benchmark.aggregate import RunRecord, method_sort_key, stream_sort_key
 from benchmark.report import figures
 from benchmark.report.common import (METRIC_LABELS, METRIC_VIEWS, cell, fmt_interval, fmt_p, fmt_signed, is_true,
@@ -26,6 +27,12 @@ from benchmark.stats import MIN_SEEDS
 
 FEW_SEEDS_MARK = "‡"
 REAL_MARK = "✓ real"
+LEARNING_MARK = "still learning"
+
+
+def still_learning(recs: Sequence[RunRecord]) -> bool:
+    """Whether any run of a row was still learning at its end (benchmark.convergence)."""
+    return any(convergence.check_epochs_csv(rec.dir / "epochs.csv").still_learning for rec in recs)
 
 
 def primary_stream(b_sum: pd.DataFrame) -> str:
@@ -83,6 +90,10 @@ def _notes(r: pd.Series, recs: Sequence[RunRecord]) -> str:
     if c and bal is not None and bal <= 1.5 / c:
         out.append(f"near chance (1/C = {100 / c:.0f}%)")
     for rec in recs:
+        # an under-trained run (benchmark.convergence): its number depends on where training stopped
+        learning = convergence.check_epochs_csv(rec.dir / "epochs.csv")
+        if learning.still_learning:
+            out.append(f"seed {rec.run.get('seed')}: {learning.note()}" if len(recs) > 1 else learning.note())
         # a method that reduces to another on this class profile (e.g. EQL with no class below λ = CE)
         from methods._degenerate import note_for_record
         if not str(rec.run.get("stream", "")).startswith("ens-"):
@@ -148,7 +159,10 @@ def ranked_table(tid: str, rows_df: pd.DataFrame, metric: str, pw: pd.DataFrame,
                     sort=None if num(r[f"{metric}_mean"]) is None else 100 * float(r[f"{metric}_mean"]),
                     title=str(r.get("interval_note") or "") or "seeds and test samples resampled",
                     badge=FEW_SEEDS_MARK if few and num(lo) is not None else "")
-        cells = [cell(str(rank), "num", sort=rank), cell(m, "name"), cell(st),
+        learning = still_learning(recs)
+        cells = [cell(str(rank), "num", sort=rank),
+                 cell(m, "name", title=convergence.RULE if learning else "",
+                      badge=LEARNING_MARK if learning else ""), cell(st),
                  cell(f"{int(r['n_seeds'])}", "num", sort=int(r["n_seeds"]), title=f"seeds {r['seeds']}"), main]
         for base in ("ce", "brl"):
             if m == base:

@@ -4,6 +4,7 @@ import re
 
 from snakemake.utils import validate
 
+import benchmark.train_jobs as tj
 import benchmark.workflow as bw
 
 validate(config, "../schemas/config.schema.yaml")
@@ -19,15 +20,21 @@ try:
     BACKBONES = bw.backbones(config)
     ENSEMBLES = bw.ensembles(config)
     RUNS = bw.runs(config)
-except bw.WorkflowConfigError as e:
+    PACKS = bw.pack_groups(config, RUNS)  # split/backbone/method/stream -> seeds trained as one packed model
+    # train_jobs: N: split/backbone/jobKofN -> its runs (packed seed groups as one item), trained in one process
+    JOBS = tj.plan(config, RUNS, PACKS)
+except (bw.WorkflowConfigError, ValueError) as e:
     raise WorkflowError(f"config error: {e}")
 
-PACKS = bw.pack_groups(config, RUNS)  # split/backbone/method/stream -> seeds trained as one packed job
-PACKED_RUNS = [f"{g}/seed{s}" for g, seeds in PACKS.items() for s in seeds]  # their run folders
+JOB_SOURCES = tj.run_sources(JOBS)  # run folder -> (job, its folder inside the job's output)
+JOB_RUNS = sorted(JOB_SOURCES)  # runs a take_job_run step copies from their multi-run job
+# runs a take_packed step copies from their packed job (none when multi-run jobs train the packs)
+PACKED_RUNS = [f"{g}/seed{s}" for g, seeds in PACKS.items() for s in seeds if f"{g}/seed{s}" not in JOB_SOURCES]
 EXP = config["experiment"]
 RUNS_DIR = bw.runs_dir(config)  # results/<experiment>/runs
 CKPT_DIR = f"{bw.experiment_dir(config)}/ckpt"
 PACK_DIR = f"{bw.experiment_dir(config)}/packs"  # packed jobs' outputs until each run takes its own
+JOBS_DIR = f"{bw.experiment_dir(config)}/jobs"  # multi-run jobs' outputs, likewise
 TABLES_DIR = f"{bw.experiment_dir(config)}/tables"
 REPORT_DIR = f"reports/{EXP}"
 DATASETS = sorted(config["datasets"])
@@ -48,6 +55,7 @@ wildcard_constraints:
     ens=_alt(ENSEMBLES) if ENSEMBLES else "NO_ENSEMBLE",
     seed=r"\d+",
     seeds=r"\d+(-\d+)+",
+    job=r"job\d+of\d+",
 
 
 def get_final_output():
@@ -118,6 +126,35 @@ def take_packed_input(wildcards):
     return {"pack": pack_dir(split, backbone, method, stream, PACKS[f"{split}/{backbone}/{method}/{stream}"]),
             "split": f"results/splits/{split}.txt",
             "data": f"results/data/{SPLITS[split].dataset}/meta.json"}
+
+
+def job_dir(job_run):
+    """The output folder of the multi-run job that trains ``job_run``."""
+    split, backbone = job_run.split("/")[:2]
+    return f"{JOBS_DIR}/{split}/{backbone}/{JOB_SOURCES[job_run][0].rsplit('/', 1)[1]}"
+
+
+def job_items(wildcards):
+    return JOBS[f"{wildcards.split}/{wildcards.backbone}/{wildcards.job}"]
+
+
+def job_run_args(wildcards, output):
+    """``--run SPEC OUT CKPT`` per run of a multi-run job and ``--pack I,J,…`` per packed group."""
+    words, packs, i = [], [], 0
+    for item in job_items(wildcards):
+        for rel in item:
+            split, backbone, method, stream, seed = rel.split("/")
+            spec = bw.run_spec(config, split, backbone, method, stream, int(seed[len("seed"):]))
+            words += ["--run", spec, f"{output[0]}/{JOB_SOURCES[rel][1]}", f"{CKPT_DIR}/{rel}"]
+        if len(item) > 1:
+            packs += ["--pack", ",".join(str(k) for k in range(i, i + len(item)))]
+        i += len(item)
+    return words + packs
+
+
+def job_specs(wildcards):
+    """Every run spec of a multi-run job: a change reruns the job."""
+    return [packed_run_spec(rel) for item in job_items(wildcards) for rel in item]
 
 
 def packed_run_spec(packed_run):
