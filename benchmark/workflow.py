@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import methods as methods_pkg
-from benchmark import recipes
+from benchmark import hostinfo, recipes, versions
 from benchmark.data.lt_lists import OfficialListError, resolve_split_list
 from benchmark.data.validation import ValidationSplitError, planned_validation
 
@@ -22,9 +22,6 @@ DEFAULT_ENSEMBLES = {
     "4s": {"j": 2, "b": 2, "jm": 1, "bm": 1},
     "6s": {"j": 2, "b": 2, "k": 2, "jm": 1, "bm": 1, "km": 1},
 }
-BACKBONE_VERSIONS = {"stgcnpp": "1", "ctrgcn": "1", "msg3d": "1"}
-ENGINE_VERSION = "1"
-DATA_VERSION = "1"
 
 
 #: ids that become folder names (experiments, datasets, benchmarks, method ids): no spaces, no
@@ -434,27 +431,41 @@ def ensemble_targets(config: Dict[str, Any]) -> List[str]:
     return list(out)
 
 
-def run_spec(config: Dict[str, Any], split_id: str, backbone: str, method_id: str, stream: str, seed: int) -> str:
+def run_spec(config: Dict[str, Any], split_id: str, backbone: str, method_id: str, stream: str, seed: int,
+             use_gpu: Optional[bool] = None) -> str:
     """The result-relevant run configuration as canonical JSON (passed to the trainer as a param;
-    no paths, threads or devices, so it only changes when the result would)."""
+    no paths, threads or devices, so it only changes when the result would).
+
+    ``precision: auto`` is resolved here, for the device the run will get (``use_gpu``; None: an
+    NVIDIA GPU is visible on this host), so the spec and every identity built from it name the
+    arithmetic actually used: a bf16 result is never taken for an fp32 one, and a workflow planned
+    on a machine that resolves ``auto`` differently retrains instead of reusing."""
     s = splits(config)[split_id]
     m = methods(config, candidates=True)[method_id]
     d = config["datasets"][s.dataset]
     # official_code entries run the dataset's released recipe (benchmark/recipes.py)
     r = recipes.resolve(m.fidelity, d, m.name, config["schedule"], config.get("augment", {}) or {},
                         m.schedule, m.augment, m.options, dataset_id=s.dataset)
+    schedule = dict(r["schedule"])
+    if schedule.get("precision") == "auto":
+        schedule["precision"] = hostinfo.plan_precision("auto", _uses_gpu(use_gpu))
     spec = {
         "dataset": s.dataset, "benchmark": s.benchmark, "split_id": split_id, "backbone": backbone,
         "method": m.name, "method_id": m.id, "stream": stream, "seed": int(seed), "fidelity": m.fidelity,
         "method_options": r["method_options"], "backbone_options": backbones(config)[backbone],
-        "schedule": r["schedule"], "augment": r["augment"],
+        "schedule": schedule, "augment": r["augment"],
         "lt_profile": {"n_max": s.n_max, "ratio": s.ratio},
-        "versions": {"method": m.version, "backbone": BACKBONE_VERSIONS.get(backbone, "0"),
-                     "data": DATA_VERSION, "engine": ENGINE_VERSION, "normalize": d.get("normalize", "prenorm3d")},
+        "versions": {"method": m.version, "backbone": versions.backbone_version(backbone),
+                     "data": versions.DATA_VERSION, "engine": versions.ENGINE_VERSION,
+                     "normalize": d.get("normalize", "prenorm3d")},
     }
     if r["recipe"]:
         spec.update(recipe=r["recipe"], pipeline=r["pipeline"])
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+
+def _uses_gpu(use_gpu: Optional[bool]) -> bool:
+    return bool(hostinfo.gpu_compute_capabilities()) if use_gpu is None else bool(use_gpu)
 
 
 def final_targets(config: Dict[str, Any]) -> List[str]:

@@ -44,11 +44,13 @@ _INDEX_CACHE: Dict[tuple, Dict[str, Dict[str, str]]] = {}
 
 
 def method_index() -> Dict[str, Dict[str, str]]:
-    """name -> {version, description, paper, stage1 (optional), file} read with ``ast`` (no import, no torch).
+    """name -> {version, own_version, description, paper, stage1 (optional), file} read with ``ast``
+    (no import, no torch). ``version`` is the effective version (:func:`effective_version`).
 
-    Cached on the files' names and modification times: the workflow asks for it once per job."""
+    Cached on the files' names and modification times (shared helpers included): the workflow asks
+    for it once per job."""
     files = method_files()
-    key = tuple((p.name, p.stat().st_mtime_ns) for p in files)
+    key = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(PACKAGE_DIR.glob("*.py")))
     if key not in _INDEX_CACHE:
         _INDEX_CACHE.clear()
         _INDEX_CACHE[key] = _read_index(files)
@@ -68,6 +70,7 @@ def _read_index(files: List[Path]) -> Dict[str, Dict[str, str]]:
                 elif key == "SWEEP":
                     # a validation sweep the workflow runs (e.g. wb's weight decay): a dict literal
                     lits["sweep"] = _sweep_literal(path, node.value)
+        lits["deps"] = ",".join(sorted(_sibling_imports(tree)))
         if "name" not in lits:
             continue
         if lits["name"] in index:
@@ -76,7 +79,69 @@ def _read_index(files: List[Path]) -> Dict[str, Dict[str, str]]:
         lits["file"] = path.name
         lits.setdefault("version", "0")
         index[lits.pop("name")] = lits
+    versions = _module_versions(files)
+    for lits in index.values():
+        lits["own_version"] = lits["version"]
+        lits["version"] = _effective(Path(lits["file"]).stem, versions)
+        lits.pop("deps")
     return index
+
+
+def _sibling_imports(tree: ast.Module) -> set:
+    """Names of the modules of this package that a module imports (``from methods.brl import BRL``,
+    ``from methods._formulas import …``, ``import methods._mixing``; not the registry itself)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            mod = node.module if node.level == 0 else f"{__name__}.{node.module}"
+            if mod.startswith(f"{__name__}."):
+                names.add(mod.split(".", 1)[1].split(".")[0])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith(f"{__name__}."):
+                    names.add(alias.name.split(".", 1)[1].split(".")[0])
+    return names
+
+
+def _module_versions(method_paths: List[Path]) -> Dict[str, tuple]:
+    """module stem -> (its VERSION literal, the sibling modules it imports), for every module of
+    the package, the shared helpers ``_*.py`` included."""
+    out: Dict[str, tuple] = {}
+    for path in sorted(PACKAGE_DIR.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        version = "0"
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and node.targets[0].id == "VERSION" and isinstance(node.value, ast.Constant):
+                version = str(node.value.value)
+        out[path.stem] = (version, _sibling_imports(tree))
+    return out
+
+
+def _effective(stem: str, versions: Dict[str, tuple]) -> str:
+    """A method's effective version: its own ``VERSION``, then ``module=VERSION`` for every module
+    of this package it builds on, directly or through another (parents such as ``brl`` for
+    ``brl_stae``, the shared helpers ``_base``, ``_formulas``, ``_mixing``, ``_samplers``). Bumping
+    any of them changes the effective version of exactly the methods that use it."""
+    seen, todo = set(), list(versions[stem][1])
+    while todo:
+        dep = todo.pop()
+        if dep in seen or dep == stem or dep not in versions:
+            continue
+        seen.add(dep)
+        todo.extend(versions[dep][1])
+    return ";".join([versions[stem][0]] + [f"{d}={versions[d][0]}" for d in sorted(seen)])
+
+
+def effective_version(name: str) -> str:
+    """The effective version of the registered method ``name`` (see :func:`_effective`); what the
+    workflow puts into every run's identity."""
+    index = method_index()
+    if name not in index:
+        raise UnknownMethodError(f"unknown method '{name}'; available: {', '.join(sorted(index))}")
+    return index[name]["version"]
 
 
 def _sweep_literal(path: Path, node: ast.AST) -> dict:

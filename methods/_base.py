@@ -30,6 +30,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+#: this shared helper's version: part of the effective version of every method that imports it
+#: (methods.effective_version), so bumping it redoes exactly those methods' runs
+VERSION = "1"
+
 FIDELITY_MODES = ("paper", "official_code")
 
 
@@ -213,7 +217,14 @@ class Method:
     def metadata(self) -> Dict[str, Any]:
         """Options, fidelity preset and every flag that differs from the preset (for the report)."""
         changed = {k: v for k, v in self.options.items() if self.preset.get(k) != v}
-        return {"method": self.NAME, "version": self.VERSION, "fidelity": self.ctx.fidelity,
+        import methods as registry
+
+        try:
+            effective = registry.effective_version(self.NAME)
+        except registry.UnknownMethodError:       # a class registered outside methods/ (tests, notebooks)
+            effective = self.VERSION
+        return {"method": self.NAME, "version": self.VERSION, "effective_version": effective,
+                "fidelity": self.ctx.fidelity,
                 "options": _jsonable(self.options), "changed_from_preset": _jsonable(changed)}
 
 

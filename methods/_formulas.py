@@ -16,6 +16,10 @@ import torch.nn.functional as F
 
 from methods._base import MethodConfigError, MethodContext, Targets
 
+#: this shared helper's version: part of the effective version of every method that imports it
+#: (methods.effective_version), so bumping it redoes exactly those methods' runs
+VERSION = "1"
+
 REDUCTIONS = ("batch_mean", "weighted_mean")
 
 

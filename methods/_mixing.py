@@ -18,6 +18,10 @@ import torch
 from methods._base import MethodConfigError, Targets
 from methods._formulas import remix_label_lambda, rpm_label_lambda
 
+#: this shared helper's version: part of the effective version of every method that imports it
+#: (methods.effective_version), so bumping it redoes exactly those methods' runs
+VERSION = "1"
+
 PLACEMENTS = ("inplace", "concat")
 GRANULARITIES = ("per_sample", "batch_scalar")
 PARTNER_POOLS = ("independent", "sequential")

@@ -13,6 +13,10 @@ import numpy as np
 from methods._base import MethodConfigError
 from methods._formulas import tail_third
 
+#: this shared helper's version: part of the effective version of every method that imports it
+#: (methods.effective_version), so bumping it redoes exactly those methods' runs
+VERSION = "1"
+
 
 def class_index_lists(labels: np.ndarray, num_classes: int) -> List[np.ndarray]:
     """Training-list indices of each class, in list order."""

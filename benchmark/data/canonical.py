@@ -170,14 +170,23 @@ class CanonicalDataset:
 
 
 VERIFIED_CACHE = ".verified.json"
+#: the prepared files whose SHA-256 meta.json must record
+REQUIRED_CHECKSUMS = ("joints.npy", "table.csv")
 
 
 def verify_checksums(root: Path, meta: DatasetMeta) -> None:
     """Check each prepared file against the SHA-256 recorded in meta.json.
 
     Hashing a large ``joints.npy`` takes seconds, so a successful check is cached in
-    ``.verified.json`` keyed by (size, mtime): any rewrite, truncation or in-place edit changes one of
-    them and triggers a full re-hash."""
+    ``.verified.json`` keyed by (size, mtime, inode, ctime): a rewrite, truncation or in-place edit
+    changes one of them, even when the mtime is set back afterwards (that changes the ctime, which
+    no user call can restore), and triggers a full re-hash. A dataset without the checksums of both
+    files verifies nothing and is refused."""
+    missing = [name for name in REQUIRED_CHECKSUMS if not (meta.checksums or {}).get(name)]
+    if missing:
+        raise DatasetError(f"{root / 'meta.json'}: no checksum for {', '.join(missing)} (the 'checksums' block is "
+                           f"missing or incomplete), so the prepared files cannot be verified; delete {root} and run "
+                           "the 'prepare' step again")
     cache_path = root / VERIFIED_CACHE
     try:
         cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
@@ -191,7 +200,7 @@ def verify_checksums(root: Path, meta: DatasetMeta) -> None:
         except FileNotFoundError:
             raise DatasetError(f"{path}: missing from the prepared dataset; delete {root} and run the "
                                "'prepare' step again") from None
-        key = [st.st_size, st.st_mtime_ns, digest]
+        key = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest]
         if cache.get(name) == key:
             continue
         if sha256_file(path) != digest:
@@ -207,9 +216,9 @@ def verify_checksums(root: Path, meta: DatasetMeta) -> None:
             pass                        # a read-only dataset folder is fine: verify again next time
 
 
-def load_dataset(root: Path, verify: bool = True) -> CanonicalDataset:
-    """Open a prepared dataset (joints memory-mapped). ``verify`` checks the files against the
-    checksums in meta.json (cached by size and mtime, so it is cheap after the first time)."""
+def load_dataset_meta(root: Path, verify: bool = True) -> DatasetMeta:
+    """A prepared dataset's description (meta.json), its files checked against the recorded
+    checksums when ``verify`` (cached, see :func:`verify_checksums`)."""
     root = Path(root)
     meta_path = root / "meta.json"
     if not meta_path.exists():
@@ -223,6 +232,14 @@ def load_dataset(root: Path, verify: bool = True) -> CanonicalDataset:
                            "'prepare' step again") from None
     if verify:
         verify_checksums(root, meta)
+    return meta
+
+
+def load_dataset(root: Path, verify: bool = True) -> CanonicalDataset:
+    """Open a prepared dataset (joints memory-mapped). ``verify`` checks the files against the
+    checksums in meta.json (cached, so it is cheap after the first time)."""
+    root = Path(root)
+    meta = load_dataset_meta(root, verify)
     try:
         joints = np.load(root / "joints.npy", mmap_mode="r")
     except (ValueError, OSError, EOFError) as e:

@@ -14,8 +14,7 @@ from benchmark.data.canonical import DatasetMeta, load_dataset, pack_samples, wr
 from benchmark.data.readers import read_dataset
 from benchmark.data.splits import (SplitError, build_lt_split, counts_table, read_split_list, resolve_thresholds,
                                    write_split_list)
-
-DATA_VERSION = "1"
+from benchmark.versions import DATA_VERSION
 
 
 def prepare_dataset(dataset_id: str, source: str, root: Optional[Path], out_dir: Path, normalize: str = "prenorm3d",

@@ -242,9 +242,8 @@ def take_packed_result(spec: RunSpec, data_dir: Path, split_file: Optional[Path]
     when the result is missing or belongs to another run."""
     import json
 
-    from benchmark.data.canonical import load_dataset
-    from benchmark.engine.checkpoint import safe_torch_load
-    from benchmark.engine.identity import run_identity, split_list_digest
+    from benchmark.data.canonical import load_dataset_meta
+    from benchmark.engine.identity import identify, resolved_spec
     from benchmark.io import atomic_write
 
     packed_dir, out_dir = Path(packed_dir), Path(out_dir)
@@ -252,10 +251,9 @@ def take_packed_result(spec: RunSpec, data_dir: Path, split_file: Optional[Path]
     if not metrics_path.exists():
         raise PackError(f"{packed_dir}: the packed job left no result for seed {spec.seed}; run the workflow "
                         "again (the packed job reruns) or set pack_seeds: false")
-    ds = load_dataset(data_dir)
-    stage1_id = safe_torch_load(Path(stage1), "cpu", what="stage-1 model").get("run_id") if stage1 else None
-    run_id = run_identity(spec.to_json(), ds.meta.checksums, split_list_digest(Path(split_file) if split_file
-                                                                                 else None), stage1_id)
+    meta = load_dataset_meta(Path(data_dir))
+    run_id = identify(resolved_spec(spec), meta, Path(split_file) if split_file else None,
+                      Path(stage1) if stage1 else None).run_id
     record = json.loads(metrics_path.read_text())
     theirs = record.get("meta", {}).get("run_id")
     if theirs != run_id:

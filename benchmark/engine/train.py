@@ -29,7 +29,7 @@ from benchmark.data import transforms as T
 from benchmark.data.validation import build_validation
 from benchmark.engine.checkpoint import clean_partial_writes, load_resumable, safe_torch_load
 from benchmark.engine.config import ENGINE_VERSION, ConfigError, RunSpec, cosine_lr, fidelity_flags
-from benchmark.engine.identity import run_identity, split_list_digest
+from benchmark.engine.identity import identify, resolved_spec
 from benchmark.engine.selection import SelectionTracker, supported_rules
 from benchmark.engine.selection import label as selection_label
 from benchmark.models.speed import autocast, speed_setup, training_options
@@ -63,6 +63,19 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 def hardware_info(device: torch.device) -> Dict[str, str]:
     info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
             "cpu_count": str(os.cpu_count()), "device": str(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def execution_info(device: torch.device, precision: str, requested: str, packed: Optional[int] = None) -> Dict:
+    """How the arithmetic ran (not part of the identity, but it changes rounding): resolved and
+    requested precision, intra-op threads, device and CPU model, and the pack width (None = the run
+    trained alone). Recorded in metrics.json as ``meta.execution``."""
+    from benchmark.hostinfo import cpu_model
+
+    info = {"precision": precision, "precision_requested": requested, "threads": torch.get_num_threads(),
+            "device": str(device), "cpu_model": cpu_model(), "packed": packed}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -308,12 +321,16 @@ class RunTrainer:
         val_idx, self.val_reason = build_validation(ds, spec.benchmark, train_idx)
         self.rules = supported_rules(spec.fidelity, val_idx is not None)
         self.tracker = SelectionTracker(self.rules)
-        stage1_state, self.stage1_id, self.stage1 = None, None, stage1
+        stage1_state, s1, self.stage1 = None, None, stage1
         if stage1:
             s1 = safe_torch_load(Path(stage1), "cpu", what="stage-1 model")
-            stage1_state, self.stage1_id = s1["model"], s1.get("run_id")
-        self.split_digest = split_list_digest(split_path)
-        self.run_id = run_identity(spec.to_json(), ds.meta.checksums, self.split_digest, self.stage1_id)
+            stage1_state = s1["model"]
+        # the identity names the arithmetic used: precision 'auto' resolved on this device
+        self.requested_precision = spec.schedule.precision
+        self.spec = spec = resolved_spec(spec, dev)
+        self.identity = identify(spec, ds.meta, split_path, Path(stage1) if stage1 else None, s1)
+        self.run_id, self.stage1_id, self.split_digest = (self.identity.run_id, self.identity.stage1_id,
+                                                          self.identity.split_digest)
         self.method, self.model, self.ctx = _build(spec, ds, self.train.labels, stage1_state, dev)
         self.speed = training_options(spec.schedule.precision, spec.schedule.compile, dev)
         self.fwd = speed_setup(self.model, self.speed)       # the compiled wrapper, or the model itself
@@ -449,8 +466,9 @@ class RunTrainer:
                      "test_seconds": round(test_seconds, 2), "hardware": hardware_info(dev), "device": str(dev),
                      "code_version": code_version(), "config_hash": spec.config_hash, "spec": spec.to_dict(),
                      "run_id": self.run_id,
-                     "identity": {"data_checksums": dict(self.ds.meta.checksums),
-                                  "split_list_sha256": self.split_digest, "stage1_run_id": self.stage1_id},
+                     "identity": self.identity.record(),
+                     "execution": execution_info(dev, self.speed.precision, self.requested_precision,
+                                                 packed=((extra_meta or {}).get("packed") or {}).get("size")),
                      "schedule": spec.to_dict()["schedule"], "augment": spec.to_dict()["augment"],
                      "backbone_options": dict(spec.backbone_options),
                      "method_meta": method.metadata(), "engine_version": ENGINE_VERSION,

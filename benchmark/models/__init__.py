@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Callable, Dict, List
 
+from benchmark.versions import backbone_version
+
 #: backbone id -> module that registers it (so lookups import only what is needed)
 _MODULES = {"stgcnpp": "benchmark.models.stgcnpp", "ctrgcn": "benchmark.models.ctrgcn",
             "msg3d": "benchmark.models.msg3d"}
@@ -20,8 +22,10 @@ class UnknownModelError(KeyError):
         return str(self.args[0])
 
 
-def register_model(name: str, *, out_channels: int, version: str = "1", graph_mode: str = "spatial"):
+def register_model(name: str, *, out_channels: int, graph_mode: str = "spatial"):
     """Decorator for a backbone factory ``fn(layout, in_channels=3, **kw) -> nn.Module``.
+
+    Its version is ``benchmark.versions.BACKBONE_VERSIONS[name]`` (one place, read by the workflow too).
 
     The backbone maps (N, M, T, V, C) to (N, M, out_channels, T', V). Duplicate names are refused."""
     def deco(fn: Callable) -> Callable:
@@ -29,7 +33,7 @@ def register_model(name: str, *, out_channels: int, version: str = "1", graph_mo
             raise ValueError(f"backbone '{name}' is registered twice")
         fn.model_name = name
         fn.out_channels = out_channels
-        fn.version = version
+        fn.version = backbone_version(name)
         fn.graph_mode = graph_mode
         _REGISTRY[name] = fn
         return fn

@@ -144,7 +144,7 @@ class CTRGCN(TenBlockBackbone):
         super().__init__(CTRGCNBlock, adjacency, in_channels, base_channels, num_person, tcn_dropout)
 
 
-@register_model("ctrgcn", out_channels=256, version="1", graph_mode="spatial")
+@register_model("ctrgcn", out_channels=256, graph_mode="spatial")
 def ctrgcn(layout, in_channels: int = 3, base_channels: int = 64, num_person: int = 2,
            tcn_dropout: float = 0.0, **kw) -> CTRGCN:
     """CTR-GCN on ``layout`` (graph mode ``spatial``)."""

@@ -204,7 +204,7 @@ class MSG3D(nn.Module):
         return x.reshape((n, m) + x.shape[1:])
 
 
-@register_model("msg3d", out_channels=384, version="1", graph_mode="binary_adj")
+@register_model("msg3d", out_channels=384, graph_mode="binary_adj")
 def msg3d(layout, in_channels: int = 3, base_channels: int = 96, num_person: int = 2,
           tcn_dropout: float = 0.0, **kw) -> MSG3D:
     """MS-G3D on ``layout`` (graph mode ``binary_adj``). Its published width is base 96 (→ 384

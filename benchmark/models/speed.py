@@ -37,16 +37,9 @@ def native_bf16(device) -> bool:
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     if dev.type != "cpu":
         return False
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            flags = set()
-            for line in f:
-                if line.startswith("flags"):
-                    flags.update(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        return False
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    from benchmark.hostinfo import cpu_native_bf16
+
+    return cpu_native_bf16()
 
 
 def resolve_precision(precision: str, device=None) -> str:

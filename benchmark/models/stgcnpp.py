@@ -104,7 +104,7 @@ class STGCNpp(TenBlockBackbone):
         super().__init__(STGCNppBlock, adjacency, in_channels, base_channels, num_person, tcn_dropout)
 
 
-@register_model("stgcnpp", out_channels=256, version="1", graph_mode="spatial")
+@register_model("stgcnpp", out_channels=256, graph_mode="spatial")
 def stgcnpp(layout, in_channels: int = 3, base_channels: int = 64, num_person: int = 2,
             tcn_dropout: float = 0.0, **kw) -> STGCNpp:
     """ST-GCN++ on ``layout`` (graph mode ``spatial``)."""

@@ -26,6 +26,22 @@ try:
 except (bw.WorkflowConfigError, ValueError) as e:
     raise WorkflowError(f"config error: {e}")
 
+
+
+def _planned_gpus():
+    """--resources gpu=N as given (None when not given): 0 means every job runs on the CPU."""
+    value = workflow.global_resources.get("gpu")
+    value = getattr(value, "value", value)
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# The device the training jobs get, for resolving precision: auto when the runs are planned:
+# a GPU where one is visible unless --resources gpu=0 (benchmark.hostinfo, benchmark.workflow.run_spec).
+USE_GPU = bool(bw.hostinfo.gpu_compute_capabilities()) and _planned_gpus() != 0
+
 JOB_SOURCES = tj.run_sources(JOBS)  # run folder -> (job, its folder inside the job's output)
 JOB_RUNS = sorted(JOB_SOURCES)  # runs a take_job_run step copies from their multi-run job
 # runs a take_packed step copies from their packed job (none when multi-run jobs train the packs)
@@ -95,7 +111,7 @@ def split_list_input(wildcards):
 
 def run_spec(wildcards):
     return bw.run_spec(config, wildcards.split, wildcards.backbone, wildcards.method, wildcards.stream,
-                       int(wildcards.seed))
+                       int(wildcards.seed), use_gpu=USE_GPU)
 
 
 def stage1_input(wildcards):
@@ -143,9 +159,7 @@ def job_run_args(wildcards, output):
     words, packs, i = [], [], 0
     for item in job_items(wildcards):
         for rel in item:
-            split, backbone, method, stream, seed = rel.split("/")
-            spec = bw.run_spec(config, split, backbone, method, stream, int(seed[len("seed"):]))
-            words += ["--run", spec, f"{output[0]}/{JOB_SOURCES[rel][1]}", f"{CKPT_DIR}/{rel}"]
+            words += ["--run", packed_run_spec(rel), f"{output[0]}/{JOB_SOURCES[rel][1]}", f"{CKPT_DIR}/{rel}"]
         if len(item) > 1:
             packs += ["--pack", ",".join(str(k) for k in range(i, i + len(item)))]
         i += len(item)
@@ -159,7 +173,7 @@ def job_specs(wildcards):
 
 def packed_run_spec(packed_run):
     split, backbone, method, stream, seed = packed_run.split("/")
-    return bw.run_spec(config, split, backbone, method, stream, int(seed[len("seed"):]))
+    return bw.run_spec(config, split, backbone, method, stream, int(seed[len("seed"):]), use_gpu=USE_GPU)
 
 
 def train_data_input(wildcards):
@@ -182,14 +196,16 @@ def pack_run_args(wildcards, output):
     words = []
     for seed in pack_seeds(wildcards):
         rel = f"{wildcards.split}/{wildcards.backbone}/{wildcards.method}/{wildcards.stream}/seed{seed}"
-        spec = bw.run_spec(config, wildcards.split, wildcards.backbone, wildcards.method, wildcards.stream, seed)
+        spec = bw.run_spec(config, wildcards.split, wildcards.backbone, wildcards.method, wildcards.stream, seed,
+                           use_gpu=USE_GPU)
         words += ["--run", spec, f"{output[0]}/seed{seed}", f"{CKPT_DIR}/{rel}"]
     return words
 
 
 def pack_specs(wildcards):
     """Every packed run's spec: a change reruns the packed job (and so each run)."""
-    return [bw.run_spec(config, wildcards.split, wildcards.backbone, wildcards.method, wildcards.stream, s)
+    return [bw.run_spec(config, wildcards.split, wildcards.backbone, wildcards.method, wildcards.stream, s,
+                        use_gpu=USE_GPU)
             for s in pack_seeds(wildcards)]
 
 
