@@ -156,11 +156,14 @@ def cmd_train_many(args: argparse.Namespace) -> int:
     first = {p[0]: p for p in packed}
     items = [[runs[i] for i in first[k]] if k in first else [runs[k]]
              for k in range(len(runs)) if k in first or k not in flat]
+    from benchmark.train_jobs import item_key
+
+    keys = [item_key([str(c) for _, _, c in item]) for item in items]    # the same in every job
     recs = train_many(items, Path(args.data), Path(args.split) if args.split else None, device=args.device,
-                      progress=not args.no_progress)
-    for (spec, _, _), rec in zip([r for item in items for r in item], recs):
-        m = rec["metrics"]
-        print(f"[train] {spec.split_id} {spec.backbone} {spec.method_id} {spec.stream} seed{spec.seed}: "
+                      progress=not args.no_progress, claims=Path(args.claims) if args.claims else None, keys=keys)
+    for rec in recs:
+        r, m = rec["run"], rec["metrics"]
+        print(f"[train] {r['split']} {r['backbone']} {r['method']} {r['stream']} seed{r['seed']}: "
               f"top1 {m['top1']:.4f} balanced {m['balanced_acc']:.4f}", file=sys.stderr)
     return 0
 
@@ -244,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one run: spec (JSON or @file), output folder, checkpoint folder; repeat per run")
     s.add_argument("--pack", action="append", default=[], metavar="I,J,...",
                    help="0-based indices of --run entries that differ only in the seed, trained as one packed model")
+    s.add_argument("--claims", help="a folder shared by jobs that run the same list: each trains only the items it "
+                   "claims there first (the workflow's train_jobs)")
     s.add_argument("--device")
     s.add_argument("--threads", type=int)
     s.add_argument("--no-progress", action="store_true")

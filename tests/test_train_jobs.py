@@ -30,28 +30,41 @@ def test_off_by_default_and_bad_values_refused():
         tj.job_count({"train_jobs": -1})
 
 
-def test_every_run_in_exactly_one_job_packs_kept_together_and_balanced():
-    cfg = demo_config(train_jobs=2)
+def test_every_run_listed_once_packs_kept_together_longest_first():
+    cfg = demo_config(train_jobs=2, pack_seeds=True)
     runs = bw.runs(cfg)
     packs = bw.pack_groups(cfg, runs)
-    jobs = tj.plan(cfg, runs, packs)
-    assert len(jobs) == 2 and all(j.endswith(("job1of2", "job2of2")) for j in jobs)
-    rels = [rel for items in jobs.values() for item in items for rel in item]
-    assert sorted(rels) == sorted(r.rel for r in runs)          # each run once
-    for key, seeds in packs.items():                             # a packed group is one item
-        assert any(item == tuple(f"{key}/seed{s}" for s in seeds) for items in jobs.values() for item in items)
-    cost = [sum(tj.PACKED_SEED_COST * len(i) if len(i) > 1 else 1.0 for i in items) for items in jobs.values()]
-    assert max(cost) - min(cost) <= 1.0
-    assert tj.plan(cfg, runs, packs) == jobs                     # a pure function of the config
-    src = tj.run_sources(jobs)
-    assert set(src) == set(rels) and all(sub.count("/") == 2 for _, sub in src.values())
+    work = tj.plan(cfg, runs, packs)
+    assert list(work) == ["synthetic_default_lt10/stgcnpp"]
+    items = work["synthetic_default_lt10/stgcnpp"]
+    assert sorted(rel for item in items for rel in item) == sorted(r.rel for r in runs)     # each run once
+    for key, seeds in packs.items():                             # a packed group is one item, first
+        assert tuple(f"{key}/seed{s}" for s in seeds) in items[:len(packs)]
+    assert tj.plan(cfg, runs, packs) == work                     # a pure function of the config
+    assert tj.job_names(cfg, items) == ["job1of2", "job2of2"]
+    assert tj.job_names(demo_config(train_jobs=5), items[:3]) == ["job1of3", "job2of3", "job3of3"]
+
+
+def test_claims_give_each_item_to_one_job_and_take_over_dead_or_stale_ones(tmp_path):
+    claims = tmp_path / "claims"
+    assert tj.claim(claims, "a") is True
+    assert tj.claim(claims, "a") is False                        # ours and running: nobody else's
+    (claims / "b.claim").write_text(f"running {tj.socket.gethostname()} 999999999 -")
+    assert tj.claim(claims, "b") is True                         # its process is gone: taken over
+    result = tmp_path / "job1" / "ce" / "j" / "seed0"
+    result.mkdir(parents=True)
+    (result / "metrics.json").write_text("{}")
+    tj.release(claims, "a", result)
+    assert tj.claim(claims, "a") is False                        # done, its result still there
+    (result / "metrics.json").unlink()
+    assert tj.claim(claims, "a") is True                         # an earlier invocation's: trained again
 
 
 def test_stage2_methods_stay_separate_jobs():
     cfg = demo_config(train_jobs=2, methods=["ce", "crt"], tables={"t": {"streams": ["j"], "ensembles": []}})
     runs = bw.runs(cfg)
-    jobs = tj.plan(cfg, runs, bw.pack_groups(cfg, runs))
-    rels = [rel for items in jobs.values() for item in items for rel in item]
+    work = tj.plan(cfg, runs, bw.pack_groups(cfg, runs))
+    rels = [rel for items in work.values() for item in items for rel in item]
     assert any("/ce/" in r for r in rels) and not any("/crt/" in r for r in rels)
 
 
@@ -64,10 +77,11 @@ def test_take_result_checks_the_spec_and_copies_metrics_last(tmp_path):
         (src / name).write_bytes(name.encode())
     (src / "metrics.json").write_text(json.dumps({"meta": {"spec": spec.to_dict()}}))
     out = tmp_path / "runs" / "s" / "stgcnpp" / "ce" / "j" / "seed0"
-    tj.take_result(spec.to_json(), str(src), str(out), str(tmp_path / "log.txt"))
+    tj.take_result(spec.to_json(), [str(tmp_path / "other" / "ce" / "j" / "seed0"), str(src)], str(out),
+                   str(tmp_path / "log.txt"))
     assert all((out / n).read_bytes() == (src / n).read_bytes() for n in tj.RUN_FILES + ("metrics.json",))
     other = RunSpec(**{**spec.__dict__, "seed": 1})
     with pytest.raises(ValueError, match="another spec"):
-        tj.take_result(other.to_json(), str(src), str(tmp_path / "x"))
-    with pytest.raises(FileNotFoundError, match="no result"):
-        tj.take_result(spec.to_json(), str(tmp_path / "nothing"), str(tmp_path / "y"))
+        tj.take_result(other.to_json(), [str(src)], str(tmp_path / "x"))
+    with pytest.raises(FileNotFoundError, match="left a result"):
+        tj.take_result(spec.to_json(), [str(tmp_path / "nothing")], str(tmp_path / "y"))

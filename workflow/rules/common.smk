@@ -21,8 +21,9 @@ try:
     ENSEMBLES = bw.ensembles(config)
     RUNS = bw.runs(config)
     PACKS = bw.pack_groups(config, RUNS)  # split/backbone/method/stream -> seeds trained as one packed model
-    # train_jobs: N: split/backbone/jobKofN -> its runs (packed seed groups as one item), trained in one process
-    JOBS = tj.plan(config, RUNS, PACKS)
+    # train_jobs: N: split/backbone -> its runs (packed seed groups as one item), longest first; N jobs
+    # (one process each) share that list, each claiming the next unclaimed item (benchmark.train_jobs)
+    JOB_WORK = tj.plan(config, RUNS, PACKS)
 except (bw.WorkflowConfigError, ValueError) as e:
     raise WorkflowError(f"config error: {e}")
 
@@ -42,10 +43,9 @@ def _planned_gpus():
 # a GPU where one is visible unless --resources gpu=0 (benchmark.hostinfo, benchmark.workflow.run_spec).
 USE_GPU = bool(bw.hostinfo.gpu_compute_capabilities()) and _planned_gpus() != 0
 
-JOB_SOURCES = tj.run_sources(JOBS)  # run folder -> (job, its folder inside the job's output)
-JOB_RUNS = sorted(JOB_SOURCES)  # runs a take_job_run step copies from their multi-run job
+JOB_RUNS = sorted(rel for items in JOB_WORK.values() for item in items for rel in item)  # taken from a job
 # runs a take_packed step copies from their packed job (none when multi-run jobs train the packs)
-PACKED_RUNS = [f"{g}/seed{s}" for g, seeds in PACKS.items() for s in seeds if f"{g}/seed{s}" not in JOB_SOURCES]
+PACKED_RUNS = [f"{g}/seed{s}" for g, seeds in PACKS.items() for s in seeds if f"{g}/seed{s}" not in JOB_RUNS]
 EXP = config["experiment"]
 RUNS_DIR = bw.runs_dir(config)  # results/<experiment>/runs
 CKPT_DIR = f"{bw.experiment_dir(config)}/ckpt"
@@ -144,26 +144,27 @@ def take_packed_input(wildcards):
             "data": f"results/data/{SPLITS[split].dataset}/meta.json"}
 
 
-def job_dir(job_run):
-    """The output folder of the multi-run job that trains ``job_run``."""
-    split, backbone = job_run.split("/")[:2]
-    return f"{JOBS_DIR}/{split}/{backbone}/{JOB_SOURCES[job_run][0].rsplit('/', 1)[1]}"
+def job_dirs(job_run):
+    """The output folders of the multi-run jobs that share ``job_run``'s work list (one of them trains it)."""
+    group = "/".join(job_run.split("/")[:2])
+    return [f"{JOBS_DIR}/{group}/{j}" for j in tj.job_names(config, JOB_WORK[group])]
 
 
 def job_items(wildcards):
-    return JOBS[f"{wildcards.split}/{wildcards.backbone}/{wildcards.job}"]
+    return JOB_WORK[f"{wildcards.split}/{wildcards.backbone}"]
 
 
 def job_run_args(wildcards, output):
-    """``--run SPEC OUT CKPT`` per run of a multi-run job and ``--pack I,J,…`` per packed group."""
+    """``--run SPEC OUT CKPT`` per run of the work list, ``--pack I,J,…`` per packed group, and the
+    claims folder the group's jobs share."""
     words, packs, i = [], [], 0
     for item in job_items(wildcards):
         for rel in item:
-            words += ["--run", packed_run_spec(rel), f"{output[0]}/{JOB_SOURCES[rel][1]}", f"{CKPT_DIR}/{rel}"]
+            words += ["--run", packed_run_spec(rel), f"{output[0]}/{rel.split('/', 2)[2]}", f"{CKPT_DIR}/{rel}"]
         if len(item) > 1:
             packs += ["--pack", ",".join(str(k) for k in range(i, i + len(item)))]
         i += len(item)
-    return words + packs
+    return words + packs + ["--claims", f"{JOBS_DIR}/{wildcards.split}/{wildcards.backbone}/claims"]
 
 
 def job_specs(wildcards):

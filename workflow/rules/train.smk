@@ -66,8 +66,9 @@ rule train_pack:
 
 rule train_many:
     # train_jobs: N in the config: the runs of a split x backbone trained by N jobs, each one process
-    # that trains its runs in turn (benchmark.train_jobs). Each run's take_packed step then copies
-    # its result from here to its usual folder; the folder is temporary.
+    # that claims and trains runs from their shared work list in turn (benchmark.train_jobs). Each
+    # run's take_job_run step then copies its result from here to its usual folder; the folder is
+    # temporary.
     input:
         unpack(train_data_input),
     output:
@@ -79,7 +80,7 @@ rule train_many:
         share=gpu_share_args(),
     resources:
         gpu=1,
-        runtime=lambda wildcards, attempt: 600 * attempt * len(job_specs(wildcards)),
+        runtime=lambda wildcards, attempt: 600 * attempt * len(job_specs(wildcards)),  # at most all of the list
     retries: 1
     threads: 2
     log:
@@ -125,7 +126,7 @@ rule take_job_run:
     # A run trained by a multi-run job: its files are copied from the job's folder, after checking
     # that they were trained from exactly this run's spec. Runs inside Snakemake (no process start).
     input:
-        job=lambda w: job_dir(w.job_run),
+        jobs=lambda w: job_dirs(w.job_run),
     output:
         metrics=f"{RUNS_DIR}/{{job_run}}/metrics.json",
         probs=f"{RUNS_DIR}/{{job_run}}/test_probs.npz",
@@ -135,12 +136,12 @@ rule take_job_run:
         job_run=_alt(JOB_RUNS) if JOB_RUNS else "NO_JOB_RUN",
     params:
         spec=lambda w: packed_run_spec(w.job_run),
-        source=lambda w, input: f"{input.job}/{JOB_SOURCES[w.job_run][1]}",
+        sources=lambda w, input: [f"{d}/{w.job_run.split('/', 2)[2]}" for d in input.jobs],
     log:
         f"logs/{EXP}/train/{{job_run}}.log",
     localrule: True
     run:
-        tj.take_result(params.spec, params.source, os.path.dirname(output.metrics), log[0])
+        tj.take_result(params.spec, params.sources, os.path.dirname(output.metrics), log[0])
 
 
 # a packed seed's files come from its pack, a multi-run job's from that job, never from a training of its own
