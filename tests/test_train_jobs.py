@@ -85,3 +85,29 @@ def test_take_result_checks_the_spec_and_copies_metrics_last(tmp_path):
         tj.take_result(other.to_json(), [str(src)], str(tmp_path / "x"))
     with pytest.raises(FileNotFoundError, match="left a result"):
         tj.take_result(spec.to_json(), [str(tmp_path / "nothing")], str(tmp_path / "y"))
+
+
+@pytest.mark.slow
+def test_tiny_workflow_with_multi_run_jobs(tmp_path):
+    """train_jobs: 2 trains the tiny grid in two processes; every run lands in its usual folder with
+    the spec it was planned with, and a second invocation has nothing to do."""
+    import shutil
+
+    from conftest import snakemake
+
+    cfg = tmp_path / "tiny.yaml"
+    shutil.copy(REPO / "tests" / "data" / "tiny.yaml", cfg)
+    snakemake(["--cores", "2", "--resources", "gpu=0", "--configfile", str(cfg), "--config", "train_jobs=2",
+               "--set-threads", "train_many=1"], cwd=tmp_path, timeout=1200)
+    runs = tmp_path / "results" / "tiny" / "runs" / "synthetic_default_lt4" / "stgcnpp"
+    for method in ("ce", "brl"):
+        for stream in ("j", "b"):
+            rec = json.loads((runs / method / stream / "seed0" / "metrics.json").read_text())
+            assert rec["run"]["method"] == method and rec["run"]["stream"] == stream
+            assert (runs / method / stream / "seed0" / "model.pt").exists()
+    assert (runs / "brl" / "ens-2s" / "seed0" / "metrics.json").exists()
+    assert not (tmp_path / "results" / "tiny" / "jobs" / "synthetic_default_lt4" / "stgcnpp" / "job1of2").exists()
+    logs = list((tmp_path / "logs" / "tiny" / "train_many").rglob("*.log"))
+    assert len(logs) == 2
+    proc = snakemake(["-n", "--configfile", str(cfg), "--config", "train_jobs=2"], cwd=tmp_path)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
