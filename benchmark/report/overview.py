@@ -159,10 +159,7 @@ def ranked_table(tid: str, rows_df: pd.DataFrame, metric: str, pw: pd.DataFrame,
                     sort=None if num(r[f"{metric}_mean"]) is None else 100 * float(r[f"{metric}_mean"]),
                     title=str(r.get("interval_note") or "") or "seeds and test samples resampled",
                     badge=FEW_SEEDS_MARK if few and num(lo) is not None else "")
-        learning = still_learning(recs)
-        cells = [cell(str(rank), "num", sort=rank),
-                 cell(m, "name", title=convergence.RULE if learning else "",
-                      badge=LEARNING_MARK if learning else ""), cell(st),
+        cells = [cell(str(rank), "num", sort=rank), cell(m, "name"), cell(st),
                  cell(f"{int(r['n_seeds'])}", "num", sort=int(r["n_seeds"]), title=f"seeds {r['seeds']}"), main]
         for base in ("ce", "brl"):
             if m == base:
@@ -176,7 +173,9 @@ def ranked_table(tid: str, rows_df: pd.DataFrame, metric: str, pw: pd.DataFrame,
         cells += list(_paper_cell(paper, r, "top1", recs, tid))
         if metric in ("few", "many", "medium"):
             cells += list(_paper_cell(paper, r, metric, recs, tid))
-        cells.append(cell(_notes(r, recs), "note"))
+        learning = still_learning(recs)         # an under-trained row, badged at a glance
+        cells.append(cell(_notes(r, recs), "note", title=convergence.RULE if learning else "",
+                          badge=LEARNING_MARK if learning else ""))
         rows.append(row(cells, "ens" if st.startswith("ens-") else ""))
     return table(tid, cols, rows)
 
