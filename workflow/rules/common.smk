@@ -146,7 +146,7 @@ def take_packed_input(wildcards):
 
 def job_dirs(job_run):
     """The output folders of the multi-run jobs that share ``job_run``'s work list (one of them trains it)."""
-    group = "/".join(job_run.split("/")[:2])
+    group = job_run.rsplit("/", 3)[0]  # split/backbone
     return [f"{JOBS_DIR}/{group}/{j}" for j in tj.job_names(config, JOB_WORK[group])]
 
 
