@@ -4,8 +4,8 @@
         --save docs/demo/fp32-2threads.json --label "fp32, 2 threads: make demo DEMO_PRECISION=fp32"
 
 reads every run of the demo (its ``metrics.json``: per-seed metrics and ``meta.execution``, i.e. the
-precision the arithmetic ran in, the CPU model and the intra-op thread count) and the BRL − CE rows
-of ``pairwise.csv``, keeps exactly those facts in a small JSON *snapshot* (``--save``) and prints
+precision the arithmetic ran in, the CPU model and the intra-op thread count; and whether each run
+was still learning at its end, ``benchmark.convergence``) and the BRL − CE rows of ``pairwise.csv``, keeps exactly those facts in a small JSON *snapshot* (``--save``) and prints
 the Markdown table: methods ranked by balanced accuracy, mean ± standard deviation over seeds, the
 Medium/Few groups, and the BRL − CE verdicts on balanced accuracy and Few.
 
@@ -21,6 +21,8 @@ import re
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
+
+from benchmark import convergence
 
 #: the metrics a snapshot keeps per seed (fractions) and the columns they become, in order
 METRICS = (("top1", "top-1"), ("balanced_acc", "balanced acc."), ("many", "Many"), ("medium", "Medium"),
@@ -46,9 +48,10 @@ def snapshot(runs_root: Path, tables: Optional[Path] = None, label: str = "") ->
     execution: Dict[str, set] = {k: set() for k in EXECUTION_KEYS}
     for r in records:
         key = (str(r.run["method"]), str(r.run["stream"]))
-        row = rows.setdefault(key, {"method": key[0], "stream": key[1], "seeds": [],
+        row = rows.setdefault(key, {"method": key[0], "stream": key[1], "seeds": [], "still_learning": [],
                                     **{m: [] for m, _ in METRICS}})
         row["seeds"].append(int(r.run["seed"]))
+        row["still_learning"].append(convergence.check_epochs_csv(r.dir / "epochs.csv").still_learning)
         for m, _ in METRICS:
             v = r.metrics.get(m)
             row[m].append(None if v is None else round(float(v), 6))
@@ -58,7 +61,7 @@ def snapshot(runs_root: Path, tables: Optional[Path] = None, label: str = "") ->
                 execution[k].add(str(ex[k]))
     for row in rows.values():            # seed order, values alongside
         order = sorted(range(len(row["seeds"])), key=row["seeds"].__getitem__)
-        for f in ["seeds"] + [m for m, _ in METRICS]:
+        for f in ["seeds", "still_learning"] + [m for m, _ in METRICS]:
             row[f] = [row[f][i] for i in order]
     comparisons = _verdicts(Path(tables) / "pairwise.csv") if tables else []
     return {"label": label, "runs_root": str(runs_root),
@@ -127,9 +130,16 @@ def render(snap: Dict) -> str:
         m = mean_std(r["balanced_acc"])["mean"]
         return -1.0 if m is None else m
 
+    learning = 0
     for r in sorted(snap["rows"], key=score, reverse=True):       # stable: ties keep method order
         name = r["method"] if r["stream"] == "j" else f"{r['method']} ({r['stream']})"
+        n_learning = sum(1 for x in r.get("still_learning") or [] if x)
+        if n_learning:
+            learning += 1
+            name += f" † ({n_learning}/{len(r['seeds'])})" if len(r["seeds"]) > 1 else " †"
         lines.append(f"| {name} | {len(r['seeds'])} | " + " | ".join(_pct(r[m]) for m, _ in used) + " |")
+    if learning:
+        lines += ["", f"† {convergence.RULE} (for the number of seeds given)."]
     for c in snap.get("comparisons") or []:
         interval = ("" if c["ci_lo"] is None else
                     f" [{100 * c['ci_lo']:+.1f}, {100 * c['ci_hi']:+.1f}]")

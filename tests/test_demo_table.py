@@ -20,7 +20,7 @@ def test_readme_tables_equal_the_command_output():
 
 def _snap(**over):
     row = lambda m, s, b, f: {"method": m, "stream": s, "seeds": [0, 1], "top1": b, "balanced_acc": b,  # noqa: E731
-                              "many": [None, None], "medium": b, "few": f}
+                              "many": [None, None], "medium": b, "few": f, "still_learning": [False, m == "ce"]}
     snap = {"label": "fp32, 1 thread", "runs_root": "results/demo/runs",
             "execution": {"precision": ["fp32"], "cpu_model": ["Some CPU"], "threads": ["1"]},
             "rows": [row("ce", "j", [0.5, 0.6], [0.1, 0.2]), row("brl", "j", [0.8, 0.9], [0.7, 0.8])],
@@ -36,7 +36,8 @@ def test_render_ranks_by_balanced_accuracy_and_names_the_arithmetic():
     assert lines[0] == "**fp32, 1 thread**"
     assert "Precision fp32; CPU Some CPU; 1 thread(s)" in out
     rows = [l for l in lines if l.startswith("| ") and not l.startswith("| method")]
-    assert rows[0].startswith("| brl | 2 | 85.0 ± 7.1") and rows[1].startswith("| ce |")
+    assert rows[0].startswith("| brl | 2 | 85.0 ± 7.1") and rows[1].startswith("| ce † (1/2) |")
+    assert "† still learning: the monitored test accuracy changed by more than 1 point" in out
     assert "Many" not in out                      # a column without a value is left out
     assert "BRL − CE (j stream, 2 seeds), balanced accuracy: +30.0 points [+20.0, +40.0], p = 0.010: ✓ real" in out
 
