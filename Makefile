@@ -14,8 +14,17 @@ TORCH_CPU_INDEX ?=
 CORES ?= all
 # GPUs the demo may use: all visible ones, 0 on a CPU machine.
 GPUS ?= $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
-# On a CPU box run two 1-thread training jobs side by side (faster than one 2-thread job).
-DEMO_FLAGS ?= $(if $(filter 0,$(GPUS)),--set-threads train=1 train_pack=1,)
+# How the demo computes (defaults: the config's, i.e. precision auto; on a CPU box 1 thread per
+# training job, two jobs side by side being faster than one 2-thread job):
+#   make demo DEMO_PRECISION=fp32          force fp32 (or bf16; auto = bf16 only where it is native)
+#   make demo DEMO_THREADS=2               intra-op threads per training job (CPU)
+#   make demo DEMO_EXPERIMENT=demo_bf16    results/<name>/ and reports/<name>/ instead of .../demo/
+DEMO_PRECISION ?=
+DEMO_THREADS ?= 1
+DEMO_EXPERIMENT ?=
+DEMO_CONFIG := $(if $(DEMO_PRECISION),'schedule={precision: $(DEMO_PRECISION)}',) $(if $(DEMO_EXPERIMENT),experiment=$(DEMO_EXPERIMENT),)
+DEMO_FLAGS ?= $(if $(filter 0,$(GPUS)),--set-threads train=$(DEMO_THREADS) train_pack=$(DEMO_THREADS) train_many=$(DEMO_THREADS),) \
+  $(if $(strip $(DEMO_CONFIG)),--config $(DEMO_CONFIG),)
 SNAKEMAKE := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake
 
 .PHONY: setup demo test lint dryrun clean help
@@ -48,7 +57,7 @@ setup: $(VENV)/.installed
 
 demo: setup
 	$(SNAKEMAKE) --cores $(CORES) --resources gpu=$(GPUS) $(DEMO_FLAGS)
-	@echo "Report: $(CURDIR)/reports/demo/index.html"
+	@echo "Report: $(CURDIR)/reports/$(or $(DEMO_EXPERIMENT),demo)/index.html"
 
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -7,6 +7,7 @@ Every workflow rule calls one of these (thin rules, all logic in the package):
     prepare   raw dataset → canonical format (reader + per-layout normalisation)
     split     canonical table → long-tailed training list + per-class counts table
     train     train and test one run (resumes from its checkpoint)
+    train-many  train several runs one after the other in one process (benchmark.train_jobs)
 
 ensemble / aggregate / report / bench / gpu_slot have their own modules
 (``python -m benchmark.ensemble`` …).
@@ -134,6 +135,40 @@ def cmd_train_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_many(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmark.engine.config import RunSpec
+    from benchmark.train_jobs import train_many
+
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads {args.threads}: must be at least 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"[train] threads: --threads {args.threads}, torch intra-op threads {torch.get_num_threads()}",
+          file=sys.stderr)
+    runs = [(RunSpec.from_json(Path(s[1:]).read_text() if s.startswith("@") else s), Path(o), Path(c))
+            for s, o, c in args.run]
+    packed = [[int(i) for i in p.split(",")] for p in args.pack]
+    flat = [i for p in packed for i in p]
+    if any(not 0 <= i < len(runs) for i in flat) or len(set(flat)) != len(flat):
+        raise ValueError(f"--pack {args.pack}: each index must name one of the {len(runs)} --run entries "
+                         "(0-based), at most once")
+    first = {p[0]: p for p in packed}
+    items = [[runs[i] for i in first[k]] if k in first else [runs[k]]
+             for k in range(len(runs)) if k in first or k not in flat]
+    from benchmark.train_jobs import item_key
+
+    keys = [item_key([str(c) for _, _, c in item]) for item in items]    # the same in every job
+    recs = train_many(items, Path(args.data), Path(args.split) if args.split else None, device=args.device,
+                      progress=not args.no_progress, claims=Path(args.claims) if args.claims else None, keys=keys)
+    for rec in recs:
+        r, m = rec["run"], rec["metrics"]
+        print(f"[train] {r['split']} {r['backbone']} {r['method']} {r['stream']} seed{r['seed']}: "
+              f"top1 {m['top1']:.4f} balanced {m['balanced_acc']:.4f}", file=sys.stderr)
+    return 0
+
+
 def cmd_take_pack(args: argparse.Namespace) -> int:
     from benchmark.engine.config import RunSpec
     from benchmark.engine.packed import take_packed_result
@@ -204,6 +239,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--keep-checkpoint", action="store_true")
     s.set_defaults(fn=cmd_train_pack)
+
+    s = sub.add_parser("train-many", help="train several runs of one split one after the other in one process "
+                       "(one import of torch and the engine; the workflow's train_jobs)")
+    s.add_argument("--data", required=True)
+    s.add_argument("--split", help="training list (default: the whole training split)")
+    s.add_argument("--run", nargs=3, action="append", required=True, metavar=("SPEC", "OUT", "CKPT"),
+                   help="one run: spec (JSON or @file), output folder, checkpoint folder; repeat per run")
+    s.add_argument("--pack", action="append", default=[], metavar="I,J,...",
+                   help="0-based indices of --run entries that differ only in the seed, trained as one packed model")
+    s.add_argument("--claims", help="a folder shared by jobs that run the same list: each trains only the items it "
+                   "claims there first (the workflow's train_jobs)")
+    s.add_argument("--device")
+    s.add_argument("--threads", type=int)
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(fn=cmd_train_many)
 
     s = sub.add_parser("take-pack", help="copy one run's result from the folder a packed job (train-pack) wrote "
                        "it to, after checking that it has this run's identity")

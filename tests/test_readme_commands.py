@@ -19,7 +19,8 @@ README = REPO / "README.md"
 #: commands whose full run is slow or needs a job to wrap: the argv tail that replaces theirs
 STAND_INS = {"benchmark.bench": ["--help"],                 # a timing run of all backbones
              "benchmark.gpu_slot": ["--n", "0", "--", "true"],   # wraps a (here trivial) CPU job
-             "benchmark.gpucheck": ["--help"]}                  # needs a GPU (tests/test_gpucheck.py: --device cpu)
+             "benchmark.gpucheck": ["--help"],                  # needs a GPU (tests/test_gpucheck.py: --device cpu)
+             "benchmark.demo_table": ["--check"]}               # reads a finished demo: check the README's tables
 
 
 def documented_commands(text: str) -> list:

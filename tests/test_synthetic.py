@@ -235,6 +235,9 @@ def test_packs_into_canonical_array(raw):
     (dict(train_per_class=0), "train_per_class"),
     (dict(colour="red"), "unknown option"),
     (dict(noise=-1.0), "noise"),
+    (dict(classes=["squat", "moonwalk", "clap"]), "unknown class"),
+    (dict(classes=["squat", "clap"]), "num_classes=3 but 2 classes"),
+    (dict(classes=["squat", "squat", "clap"]), "twice"),
 ])
 def test_bad_options_raise_clear_errors(bad, msg):
     with pytest.raises(ValueError, match=msg):
@@ -287,3 +290,13 @@ def test_class_identity_is_in_the_motion():
     sq = [pelvis_drop(r.samples[i][0]) for i in np.flatnonzero(labels == c_sq)]
     st = [pelvis_drop(r.samples[i][0]) for i in np.flatnonzero(labels == c_step)]
     assert np.median(sq) < 0.8 < np.median(st)
+
+
+def test_classes_picked_by_name_head_first():
+    r = syn.generate_synthetic(num_classes=3, train_per_class=2, test_per_class=1, classes=["jump", "clap", "squat"],
+                               bystander_prob=0.0)
+    assert r.class_names == ["jump", "clap", "squat"]
+    assert r.extra["synthetic"]["classes"] == ("jump", "clap", "squat")
+    # single-person classes without bystanders: every sample has one person
+    assert {s.shape[0] for s in r.samples} == {1}
+    assert sorted(set(r.table["label"])) == [0, 1, 2]

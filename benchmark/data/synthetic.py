@@ -48,7 +48,7 @@ ratio 10) ≈ 91–93 % on the head third vs ≈ 35–37 % on the tail third.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,7 @@ import pandas as pd
 from benchmark.data.readers import RawDataset, register_reader
 from benchmark.graphs import NTU25
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"     # 2: the ``classes`` option (pick classes by name, head first)
 DEG = np.float32(np.pi / 180.0)
 FLOOR_Y = -1.0          # floor height in camera space (Kinect mounted ≈ 1 m above the floor)
 
@@ -84,8 +84,26 @@ class SyntheticConfig:
     bystander_prob: float = 0.1
     #: probability of a class-independent extra gesture in a sample (see ``_distract``)
     distractor_prob: float = 0.3
+    #: the classes by name, head first (default: the first ``num_classes`` of :data:`CLASSES`)
+    classes: Optional[Tuple[str, ...]] = None
+
+    def class_specs(self) -> Tuple["ClassSpec", ...]:
+        """The generated classes in label order (label 0 = the head of a long-tailed profile)."""
+        if self.classes is None:
+            return CLASSES[: self.num_classes]
+        by_name = {c.name: c for c in CLASSES}
+        return tuple(by_name[n] for n in self.classes)
 
     def validate(self) -> None:
+        if self.classes is not None:
+            unknown = [n for n in self.classes if n not in CLASS_NAMES]
+            if unknown:
+                raise ValueError(f"synthetic: unknown class(es) {unknown}; available: {list(CLASS_NAMES)}")
+            if len(set(self.classes)) != len(self.classes):
+                raise ValueError(f"synthetic: classes {list(self.classes)} name a class twice")
+            if len(self.classes) != self.num_classes:
+                raise ValueError(f"synthetic: num_classes={self.num_classes} but {len(self.classes)} classes are "
+                                 "named; give num_classes equal to the length of 'classes'")
         if not 2 <= self.num_classes <= len(CLASSES):
             raise ValueError(f"synthetic: num_classes={self.num_classes} must lie in 2..{len(CLASSES)} "
                              f"(the generator defines {len(CLASSES)} classes)")
@@ -725,12 +743,14 @@ def generate_synthetic(num_classes: int = 20, train_per_class: int = 100, test_p
     Returns a :class:`RawDataset` with layout ``ntu25``, one benchmark ``default`` (train subjects
     → 'train', test subjects → 'test'), samples float32 (M_i, T_i, 25, 3), M_i ∈ {1, 2}. Further
     options are the fields of :class:`SyntheticConfig` (min_frames, max_frames, noise, style,
-    num_subjects, train_subject_share, max_camera_yaw_deg, bystander_prob)."""
+    num_subjects, train_subject_share, max_camera_yaw_deg, bystander_prob, distractor_prob, classes)."""
     known = {f.name for f in fields(SyntheticConfig)}
     unknown = sorted(set(options) - known)
     if unknown:
         raise ValueError(f"synthetic dataset '{dataset_id}': unknown option(s) {unknown}; "
                          f"available: {sorted(known)}")
+    if options.get("classes") is not None:
+        options["classes"] = tuple(options["classes"])
     cfg = SyntheticConfig(num_classes=int(num_classes), train_per_class=int(train_per_class),
                           test_per_class=int(test_per_class), seed=int(seed), **options)
     cfg.validate()
@@ -743,8 +763,8 @@ def generate_synthetic(num_classes: int = 20, train_per_class: int = 100, test_p
     samples: List[np.ndarray] = []
     rows: List[Tuple[str, int, str]] = []
     counter: Dict[Tuple[int, int, int], int] = {}
-    for label in range(cfg.num_classes):
-        spec = CLASSES[label]
+    specs = cfg.class_specs()
+    for label, spec in enumerate(specs):
         n_tr, n_te = cfg.train_per_class, cfg.test_per_class
         subj = np.concatenate([rng.choice(train_subj, n_tr), rng.choice(test_subj, n_te)])
         split = ["train"] * n_tr + ["test"] * n_te
@@ -763,7 +783,7 @@ def generate_synthetic(num_classes: int = 20, train_per_class: int = 100, test_p
     samples = [samples[i] for i in order]
     return RawDataset(
         dataset=dataset_id, layout="ntu25", num_classes=cfg.num_classes, benchmarks=["default"],
-        samples=samples, table=table, coords="xyz", class_names=list(CLASS_NAMES[: cfg.num_classes]),
+        samples=samples, table=table, coords="xyz", class_names=[c.name for c in specs],
         sources={"generator": f"benchmark.data.synthetic v{GENERATOR_VERSION}"},
         reader="synthetic", reader_version=GENERATOR_VERSION,
         extra={"synthetic": asdict(cfg)},

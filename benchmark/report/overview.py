@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from benchmark import convergence
 from benchmark.aggregate import RunRecord, method_sort_key, stream_sort_key
 from benchmark.paper_map import TEST_SELECTED_LABEL
 from benchmark.report import figures
@@ -27,6 +28,12 @@ from benchmark.stats import MIN_SEEDS
 
 FEW_SEEDS_MARK = "‡"
 REAL_MARK = "✓ real"
+LEARNING_MARK = "still learning"
+
+
+def still_learning(recs: Sequence[RunRecord]) -> bool:
+    """Whether any run of a row was still learning at its end (benchmark.convergence)."""
+    return any(convergence.check_epochs_csv(rec.dir / "epochs.csv").still_learning for rec in recs)
 
 
 def primary_stream(b_sum: pd.DataFrame) -> str:
@@ -84,6 +91,10 @@ def _notes(r: pd.Series, recs: Sequence[RunRecord]) -> str:
     if c and bal is not None and bal <= 1.5 / c:
         out.append(f"near chance (1/C = {100 / c:.0f}%)")
     for rec in recs:
+        # an under-trained run (benchmark.convergence): its number depends on where training stopped
+        learning = convergence.check_epochs_csv(rec.dir / "epochs.csv")
+        if learning.still_learning:
+            out.append(f"seed {rec.run.get('seed')}: {learning.note()}" if len(recs) > 1 else learning.note())
         # a method that reduces to another on this class profile (e.g. EQL with no class below λ = CE)
         from methods._degenerate import note_for_record
         if not str(rec.run.get("stream", "")).startswith("ens-"):
@@ -185,7 +196,9 @@ def ranked_table(tid: str, rows_df: pd.DataFrame, metric: str, pw: pd.DataFrame,
         cells += list(_paper_cell(paper, r, "top1", recs, tid))
         if metric in ("few", "many", "medium"):
             cells += list(_paper_cell(paper, r, metric, recs, tid))
-        cells.append(cell(_notes(r, recs), "note"))
+        learning = still_learning(recs)         # an under-trained row, badged at a glance
+        cells.append(cell(_notes(r, recs), "note", title=convergence.RULE if learning else "",
+                          badge=LEARNING_MARK if learning else ""))
         rows.append(row(cells, "ens" if st.startswith("ens-") else ""))
     return table(tid, cols, rows)
 

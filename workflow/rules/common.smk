@@ -4,6 +4,7 @@ import re
 
 from snakemake.utils import validate
 
+import benchmark.train_jobs as tj
 import benchmark.workflow as bw
 
 validate(config, "../schemas/config.schema.yaml")
@@ -22,7 +23,11 @@ try:
     BACKBONES = bw.backbones(config)
     ENSEMBLES = bw.ensembles(config)
     RUNS = bw.runs(config)
-except bw.WorkflowConfigError as e:
+    PACKS = bw.pack_groups(config, RUNS)  # split/backbone/method/stream -> seeds trained as one packed model
+    # train_jobs: N: split/backbone -> its runs (packed seed groups as one item), longest first; N jobs
+    # (one process each) share that list, each claiming the next unclaimed item (benchmark.train_jobs)
+    JOB_WORK = tj.plan(config, RUNS, PACKS)
+except (bw.WorkflowConfigError, ValueError) as e:
     raise WorkflowError(f"config error: {e}")
 
 
@@ -40,12 +45,15 @@ def _planned_gpus():
 # The device the training jobs get, for resolving precision: auto when the runs are planned:
 # a GPU where one is visible unless --resources gpu=0 (benchmark.hostinfo, benchmark.workflow.run_spec).
 USE_GPU = bool(bw.hostinfo.gpu_compute_capabilities()) and _planned_gpus() != 0
-PACKS = bw.pack_groups(config, RUNS)  # split/backbone/method/stream -> seeds trained as one packed job
-PACKED_RUNS = [f"{g}/seed{s}" for g, seeds in PACKS.items() for s in seeds]  # their run folders
+
+JOB_RUNS = sorted(rel for items in JOB_WORK.values() for item in items for rel in item)  # taken from a job
+# runs a take_packed step copies from their packed job (none when multi-run jobs train the packs)
+PACKED_RUNS = [f"{g}/seed{s}" for g, seeds in PACKS.items() for s in seeds if f"{g}/seed{s}" not in JOB_RUNS]
 EXP = config["experiment"]
 RUNS_DIR = bw.runs_dir(config)  # results/<experiment>/runs
 CKPT_DIR = f"{bw.experiment_dir(config)}/ckpt"
 PACK_DIR = f"{bw.experiment_dir(config)}/packs"  # packed jobs' outputs until each run takes its own
+JOBS_DIR = f"{bw.experiment_dir(config)}/jobs"  # multi-run jobs' outputs, likewise
 TABLES_DIR = f"{bw.experiment_dir(config)}/tables"
 REPORT_DIR = f"reports/{EXP}"
 DATASETS = sorted(config["datasets"])
@@ -66,6 +74,7 @@ wildcard_constraints:
     ens=_alt(ENSEMBLES) if ENSEMBLES else "NO_ENSEMBLE",
     seed=r"\d+",
     seeds=r"\d+(-\d+)+",
+    job=r"job\d+of\d+",
 
 
 def get_final_output():
@@ -137,6 +146,34 @@ def take_packed_input(wildcards):
     return {"pack": pack_dir(split, backbone, method, stream, PACKS[f"{split}/{backbone}/{method}/{stream}"]),
             "split": f"results/splits/{split}.txt",
             "data": f"results/data/{SPLITS[split].dataset}/meta.json"}
+
+
+def job_dirs(job_run):
+    """The output folders of the multi-run jobs that share ``job_run``'s work list (one of them trains it)."""
+    group = job_run.rsplit("/", 3)[0]  # split/backbone
+    return [f"{JOBS_DIR}/{group}/{j}" for j in tj.job_names(config, JOB_WORK[group])]
+
+
+def job_items(wildcards):
+    return JOB_WORK[f"{wildcards.split}/{wildcards.backbone}"]
+
+
+def job_run_args(wildcards, output):
+    """``--run SPEC OUT CKPT`` per run of the work list, ``--pack I,J,…`` per packed group, and the
+    claims folder the group's jobs share."""
+    words, packs, i = [], [], 0
+    for item in job_items(wildcards):
+        for rel in item:
+            words += ["--run", packed_run_spec(rel), f"{output[0]}/{rel.split('/', 2)[2]}", f"{CKPT_DIR}/{rel}"]
+        if len(item) > 1:
+            packs += ["--pack", ",".join(str(k) for k in range(i, i + len(item)))]
+        i += len(item)
+    return words + packs + ["--claims", f"{JOBS_DIR}/{wildcards.split}/{wildcards.backbone}/claims"]
+
+
+def job_specs(wildcards):
+    """Every run spec of a multi-run job: a change reruns the job."""
+    return [packed_run_spec(rel) for item in job_items(wildcards) for rel in item]
 
 
 def packed_run_spec(packed_run):

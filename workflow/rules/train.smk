@@ -64,6 +64,37 @@ rule train_pack:
         " --threads {threads} >> {log:q} 2>&1"
 
 
+rule train_many:
+    # train_jobs: N in the config: the runs of a split x backbone trained by N jobs, each one process
+    # that claims and trains runs from their shared work list in turn (benchmark.train_jobs). Each
+    # run's take_job_run step then copies its result from here to its usual folder; the folder is
+    # temporary.
+    input:
+        unpack(train_data_input),
+    output:
+        temp(directory(f"{JOBS_DIR}/{{split}}/{{backbone}}/{{job}}")),
+    params:
+        specs=job_specs,
+        runs=job_run_args,
+        data=train_data_dir,
+        share=gpu_share_args(),
+    resources:
+        gpu=1,
+        runtime=lambda wildcards, attempt: 600 * attempt * len(job_specs(wildcards)),  # at most all of the list
+    retries: 1
+    threads: 2
+    log:
+        f"logs/{EXP}/train_many/{{split}}/{{backbone}}/{{job}}.log",
+    benchmark:
+        f"benchmarks/{EXP}/train_many/{{split}}/{{backbone}}/{{job}}.tsv"
+    conda:
+        "../envs/bench.yaml"
+    shell:
+        "python -m benchmark.gpu_slot --n {resources.gpu} {params.share:q} --log {log:q} --"
+        " python -m benchmark train-many --data {params.data:q} --split {input.split:q} {params.runs:q}"
+        " --no-progress --threads {threads} >> {log:q} 2>&1"
+
+
 rule take_packed:
     # A seed trained by a packed job: its result files are copied from the pack, after checking
     # that they have exactly this run's identity. Result paths are those of a separate run.
@@ -91,5 +122,27 @@ rule take_packed:
         " --from {params.source:q} --out {params.out:q} >> {log:q} 2>&1"
 
 
-# a packed seed's files come from its pack, never from a training of its own
-ruleorder: take_packed > train
+rule take_job_run:
+    # A run trained by a multi-run job: its files are copied from the job's folder, after checking
+    # that they were trained from exactly this run's spec. Runs inside Snakemake (no process start).
+    input:
+        jobs=lambda w: job_dirs(w.job_run),
+    output:
+        metrics=f"{RUNS_DIR}/{{job_run}}/metrics.json",
+        probs=f"{RUNS_DIR}/{{job_run}}/test_probs.npz",
+        epochs=f"{RUNS_DIR}/{{job_run}}/epochs.csv",
+        model=f"{RUNS_DIR}/{{job_run}}/model.pt",
+    wildcard_constraints:
+        job_run=_alt(JOB_RUNS) if JOB_RUNS else "NO_JOB_RUN",
+    params:
+        spec=lambda w: packed_run_spec(w.job_run),
+        sources=lambda w, input: [f"{d}/{w.job_run.split('/', 2)[2]}" for d in input.jobs],
+    log:
+        f"logs/{EXP}/train/{{job_run}}.log",
+    localrule: True
+    run:
+        tj.take_result(params.spec, params.sources, os.path.dirname(output.metrics), log[0])
+
+
+# a packed seed's files come from its pack, a multi-run job's from that job, never from a training of its own
+ruleorder: take_job_run > take_packed > train
