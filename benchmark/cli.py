@@ -84,21 +84,25 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _set_threads(threads: Optional[int]) -> None:
+    """torch's intra-op threads from ``--threads`` (None: torch's default), and one line that shows
+    which thread count reached the trainer (a cluster profile's set-threads passes through
+    Snakemake, sbatch and the job step before it gets here)."""
     import torch
 
+    if threads is not None and threads < 1:
+        raise ValueError(f"--threads {threads}: must be at least 1")
+    if threads:
+        torch.set_num_threads(threads)
+    print(f"[train] threads: --threads {threads}, torch intra-op threads {torch.get_num_threads()}", file=sys.stderr)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     from benchmark.engine.config import RunSpec
     from benchmark.engine.train import train_run
 
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads {args.threads}: must be at least 1")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    # One line that shows which thread count reached the trainer (a cluster profile's
-    # set-threads passes through Snakemake, sbatch and the job step before it gets here).
+    _set_threads(args.threads)
     spec = RunSpec.from_json(Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec)
-    print(f"[train] threads: --threads {args.threads}, torch intra-op threads {torch.get_num_threads()}",
-          file=sys.stderr)
     rec = train_run(spec, data_dir=Path(args.data), split_file=Path(args.split) if args.split else None,
                     out_dir=Path(args.out), ckpt_dir=Path(args.ckpt), stage1=Path(args.stage1) if args.stage1 else None,
                     device=args.device, progress=not args.no_progress,
@@ -111,17 +115,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_train_pack(args: argparse.Namespace) -> int:
-    import torch
-
     from benchmark.engine.config import RunSpec
     from benchmark.engine.packed import train_group
 
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads {args.threads}: must be at least 1")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"[train] threads: --threads {args.threads}, torch intra-op threads {torch.get_num_threads()}",
-          file=sys.stderr)
+    _set_threads(args.threads)
     specs = [RunSpec.from_json(Path(s[1:]).read_text() if s.startswith("@") else s) for s, _, _ in args.run]
     recs = train_group(specs, Path(args.data), Path(args.split) if args.split else None,
                        [Path(o) for _, o, _ in args.run], [Path(c) for _, _, c in args.run], device=args.device,

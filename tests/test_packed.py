@@ -8,17 +8,14 @@ import numpy as np
 import pytest
 
 from benchmark.engine.config import RunSpec
+from helpers import tiny_spec
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
-def _spec(seed: int, **kw) -> RunSpec:
-    base = dict(dataset="tiny", benchmark="default", split_id="tiny_default_natural", backbone="stgcnpp",
-                method="ce", method_id="ce", stream="j", seed=seed, backbone_options={"base_channels": 8},
-                schedule={"runner_epochs": 2, "repeat": 1, "batch_size": 16, "clip_len": 8, "test_clips": 2,
-                          "eval_batch_size": 16, "val_every": 2})
-    base.update(kw)
-    return RunSpec.from_dict(base)
+def _spec(seed: int, schedule=None, **kw) -> RunSpec:
+    """The tiny spec, two epochs with one monitor pass at the end."""
+    return tiny_spec({"runner_epochs": 2, "val_every": 2, **(schedule or {})}, seed=seed, **kw)
 
 
 @pytest.mark.parametrize("method,stream", [("ce", "j"), ("brl", "j")])

@@ -4,31 +4,17 @@ what they should and finish, with no manual delete."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import REPO
+from helpers import LOCAL_RUN, REPO, copy_project, snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.slow
-
-
-def _copy_project(dest: Path) -> Path:
-    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
-    if not files:
-        pytest.skip("not a git checkout")
-    for f in files:
-        if (REPO / f).is_file():
-            (dest / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / f, dest / f)
-    return dest
 
 
 class Workflow:
@@ -36,30 +22,16 @@ class Workflow:
 
     def __init__(self, project: Path, workdir: Path):
         self.project, self.workdir = project, workdir
-        self.env = dict(os.environ, PYTHONPATH=str(project),
-                        PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
 
     def __call__(self, *args, check=True) -> str:
-        cmd = [sys.executable, "-m", "snakemake", "--workflow-profile", "none", "--snakefile",
-               str(self.project / "Snakefile"), "--directory", str(self.workdir), "--cores", "2",
-               "--resources", "gpu=0", "--set-threads", "train=1", *args]
-        proc = subprocess.run(cmd, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=1500)
-        out = proc.stdout + proc.stderr
-        if check:
-            assert proc.returncode == 0, out[-5000:]
-        return out
+        proc = snakemake([*LOCAL_RUN, *args], cwd=self.workdir, project=self.project, timeout=1500, check=check)
+        return proc.stdout + proc.stderr
 
 
 def _config(methods, **schedule) -> dict:
-    cfg = yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
-    cfg.update(methods=methods, streams=["j"], ensembles={})
+    cfg = tiny_config(methods=methods, streams=["j"], ensembles={})
     cfg["schedule"].update(schedule)
     return cfg
-
-
-def _write(path: Path, cfg: dict) -> Path:
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 def _planned_trains(dry_run_output: str) -> list:
@@ -79,12 +51,12 @@ def _metrics(workdir: Path, exp: str, method: str) -> dict:
 
 
 def test_experiments_and_reruns(tmp_path):
-    project = _copy_project(tmp_path / "project")
+    project = copy_project(tmp_path / "project")
     work = tmp_path / "work"
     work.mkdir()
     wf = Workflow(project, work)
-    a = _write(work / "a.yaml", _config(["ce", "focal"]))
-    b = _write(work / "b.yaml", _config(["ce", "ros"]))
+    a = write_config(work / "a.yaml", _config(["ce", "focal"]))
+    b = write_config(work / "b.yaml", _config(["ce", "ros"]))
 
     # --- two configs, one clone: two experiments, each report holds only its own runs
     wf("--configfile", a)
@@ -111,7 +83,7 @@ def test_experiments_and_reruns(tmp_path):
     assert _metrics(work, "a", "focal")["meta"]["spec"]["versions"]["method"] == f"{version}9"
 
     # --- change a schedule value: every run of the config retrains and finishes
-    _write(a, _config(["ce", "focal"], runner_epochs=2))
+    write_config(a, _config(["ce", "focal"], runner_epochs=2))
     plan = wf("-n", "--configfile", a)
     assert _planned_trains(plan) == ["ce", "focal"]
     wf("--configfile", a)
@@ -126,7 +98,7 @@ def test_experiments_and_reruns(tmp_path):
     old_id = _metrics(work, "a", "ce")["meta"]["run_id"]
     cfg = _config(["ce", "focal"], runner_epochs=2)
     cfg["datasets"]["synthetic"]["options"]["seed"] = 7
-    _write(a, cfg)
+    write_config(a, cfg)
     wf("--configfile", a)
     rec = _metrics(work, "a", "ce")
     meta = json.loads((work / "results" / "data" / "synthetic" / "meta.json").read_text())
@@ -138,19 +110,16 @@ def test_experiments_and_reruns(tmp_path):
 def test_interrupted_run_on_changed_data_does_not_resume(tmp_path):
     """The original bug: a checkpoint left by an interrupted run was resumed after the data changed,
     and the old model was scored on the new test set. Now it is moved aside and the run starts over."""
-    from conftest import snakemake
+    import benchmark.workflow as bw
 
     cfg = _config(["ce"], runner_epochs=3)
-    cfg_path = _write(tmp_path / "c.yaml", cfg)
+    cfg_path = write_config(tmp_path / "c.yaml", cfg)
     snakemake(["results/data/synthetic/meta.json", "results/splits/synthetic_default_lt4.txt", "--cores", "1",
-               "--configfile", str(cfg_path)], cwd=tmp_path)
+               "--configfile", cfg_path], cwd=tmp_path)
     # an interrupted run: the trainer stopped after one epoch (its checkpoint stays)
-    spec = subprocess.run([sys.executable, "-c",
-                           "import yaml, sys, benchmark.workflow as bw;"
-                           f"c = yaml.safe_load(open({str(cfg_path)!r})); c['experiment'] = 'c';"
-                           "print(bw.run_spec(c, 'synthetic_default_lt4', 'stgcnpp', 'ce', 'j', 0))"],
-                          capture_output=True, text=True, check=True, cwd=REPO).stdout.strip()
-    ckpt = tmp_path / "results" / "c" / "ckpt" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0"
+    spec = bw.run_spec(dict(cfg, experiment="c"), "synthetic_default_lt4", "stgcnpp", "ce", "j", 0)
+    run = "synthetic_default_lt4/stgcnpp/ce/j/seed0"
+    ckpt = tmp_path / "results" / "c" / "ckpt" / run
     subprocess.run([sys.executable, "-m", "benchmark", "train", "--spec", spec, "--data",
                     str(tmp_path / "results" / "data" / "synthetic"), "--split",
                     str(tmp_path / "results" / "splits" / "synthetic_default_lt4.txt"), "--out",
@@ -158,8 +127,10 @@ def test_interrupted_run_on_changed_data_does_not_resume(tmp_path):
                    check=True, cwd=REPO, capture_output=True)
     assert (ckpt / "last.pt").exists()
     cfg["datasets"]["synthetic"]["options"]["seed"] = 5
-    _write(cfg_path, cfg)
-    snakemake(["--cores", "1", "--resources", "gpu=0", "--configfile", str(cfg_path)], cwd=tmp_path)
-    log = (tmp_path / "logs" / "c" / "train" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0.log").read_text()
+    write_config(cfg_path, cfg)
+    # the run's result is the target: the resume decision is the train job's
+    snakemake([f"results/c/runs/{run}/metrics.json", "--cores", "1", "--resources", "gpu=0", "--configfile",
+               cfg_path], cwd=tmp_path)
+    log = (tmp_path / "logs" / "c" / "train" / f"{run}.log").read_text()
     assert "resuming" not in log and "moved it to" in log and "another run identity" in log
     assert len(list((ckpt / "stale").glob("*.pt"))) == 1
