@@ -6,12 +6,11 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 # the shared scaffolding (tests/helpers.py); REPO, SHARED_DATA and snakemake stay importable from here
-from helpers import LOCAL_RUN, REPO, SHARED_DATA, TINY_CONFIG, copy_project, snakemake  # noqa: F401
+from helpers import (LOCAL_RUN, REPO, SHARED_DATA, TINY_CONFIG, copy_project, snakemake,  # noqa: F401
+                     write_tiny_dataset)
 
 # Keep CPU tests from oversubscribing a small machine.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -30,25 +29,8 @@ def single_torch_thread():
 
 @pytest.fixture
 def tiny_dataset(tmp_path) -> Path:
-    """A small random canonical dataset (5 classes, NTU-25) written with the canonical writer."""
-    from benchmark.data.canonical import DatasetMeta, write_dataset
-
-    rng = np.random.default_rng(0)
-    n_train, n_test, c = 60, 20, 5
-    n = n_train + n_test
-    labels = np.concatenate([np.repeat(np.arange(c), n_train // c), np.repeat(np.arange(c), n_test // c)])
-    frames = rng.integers(20, 40, size=n)
-    joints = np.zeros((n, 2, 40, 25, 3), np.float32)
-    t = np.arange(40)[:, None, None]
-    for i in range(n):
-        # class-dependent oscillation so that the task is learnable
-        base = rng.normal(0, 0.3, size=(1, 25, 3))
-        joints[i, 0, : frames[i]] = (base + 0.5 * np.sin(t * (labels[i] + 1) * 0.2))[: frames[i]]
-    table = pd.DataFrame({"name": [f"s{i:03d}" for i in range(n)], "label": labels, "frames": frames,
-                          "persons": 1, "default": ["train"] * n_train + ["test"] * n_test})
-    meta = DatasetMeta(dataset="tiny", layout="ntu25", num_classes=c, benchmarks=["default"], reader="test",
-                       reader_version="1")
-    return write_dataset(tmp_path / "tiny", joints, table, meta)
+    """A small random canonical dataset (5 classes, NTU-25; helpers.write_tiny_dataset)."""
+    return write_tiny_dataset(tmp_path)
 
 
 @pytest.fixture(scope="session")

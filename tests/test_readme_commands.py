@@ -17,7 +17,7 @@ from helpers import REPO, snakemake_env
 
 README = REPO / "README.md"
 #: commands whose full run is slow or needs a job to wrap: the argv tail that replaces theirs
-STAND_INS = {"benchmark.bench": ["--help"],                 # a timing run of all backbones
+STAND_INS = {"benchmark.bench": ["--help"],                 # a timing run of all backbones (minutes)
              "benchmark.gpu_slot": ["--n", "0", "--", "true"],   # wraps a (here trivial) CPU job
              "benchmark.gpucheck": ["--help"]}                  # needs a GPU (tests/test_gpucheck.py: --device cpu)
 

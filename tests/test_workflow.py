@@ -58,17 +58,18 @@ def test_demo_config_plans_without_arguments(tmp_path):
 
 @pytest.mark.slow
 def test_tiny_end_to_end_run(tiny_workflow):
-    """Synthetic data → split → train (2 methods × 2 streams) → ensemble → tables → report."""
-    tmp_path, cfg = tiny_workflow
-    runs = tmp_path / "results" / "tiny" / "runs" / "synthetic_default_lt4" / "stgcnpp"
+    """Synthetic data → split → train (2 methods × 2 streams) → ensemble → tables → report (the
+    session's run of tests/data/tiny.yaml, conftest.tiny_workflow)."""
+    workdir, cfg = tiny_workflow
+    runs = workdir / "results" / "tiny" / "runs" / "synthetic_default_lt4" / "stgcnpp"
     for method in ("ce", "brl"):
         for stream in ("j", "b", "ens-2s"):
             assert (runs / method / stream / "seed0" / "metrics.json").exists(), (method, stream)
-    assert (tmp_path / "results" / "splits" / "synthetic_default_lt4.txt").exists()
-    html = (tmp_path / "reports" / "tiny" / "index.html").read_text()
+    assert (workdir / "results" / "splits" / "synthetic_default_lt4.txt").exists()
+    html = (workdir / "reports" / "tiny" / "index.html").read_text()
     assert "<svg" in html and "brl" in html and "ce" in html
     # Nothing left to do: a second invocation plans no job.
-    proc = snakemake(["-n", "--configfile", str(cfg)], cwd=tmp_path)
+    proc = snakemake(["-n", "--configfile", str(cfg)], cwd=workdir)
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
@@ -176,7 +177,7 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     """Interrupt the workflow during training (as Ctrl-C does), run it again: the trainer resumes
     from the last epoch checkpoint instead of starting over (docs/workflow.md)."""
     cfg = tiny_config(methods=["ce"], streams=["j"], ensembles={})
-    cfg["schedule"].update(runner_epochs=4)
+    cfg["schedule"].update(runner_epochs=6)         # time to interrupt between the first checkpoint and the end
     cfg_path = write_config(tmp_path, cfg)
     env = snakemake_env()
     run = "synthetic_default_lt4/stgcnpp/ce/j/seed0"
