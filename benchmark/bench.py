@@ -243,10 +243,12 @@ CPU_DEFAULT_PATHS = tuple(p for p in DEFAULT_PATHS if "compile" not in p)
 DEFAULT_SHAPE = {"batch": 16, "num_person": 2, "clip_len": 64, "layout": "ntu25"}
 
 
-#: a bare ``python -m benchmark.bench``: a quick look (under two minutes on the 2-core CPU) that times
-#: each backbone's default training path against fp32 eager at a small batch; ``--all-paths`` is the
-#: full sweep (every path of DEFAULT_PATHS at the paper's batch, and the packed-runs line)
-QUICK = {"pairs": 3, "batch": {"cpu": 2}, "packed": 0}
+#: a bare ``python -m benchmark.bench``: a quick look that times each backbone's default training path
+#: against fp32 eager; on a CPU at batch 1 with 2 rounds (after one warm-up step per model and phase:
+#: 6 single-clip steps per model and phase, fewer clips than the absolute table's 4 steps of 2, which
+#: keeps all three backbones under two minutes on the 2-core CPU). ``--all-paths`` is the full sweep
+#: (every path of DEFAULT_PATHS at the paper's batch, and the packed-runs line)
+QUICK = {"pairs": 2, "batch": {"cpu": 1}, "packed": 0}
 FULL = {"pairs": 5, "batch": {}, "packed": 3}
 
 
@@ -531,7 +533,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    help=f"the full sweep: {','.join(DEFAULT_PATHS)} (on a CPU without compile) at batch 16, "
                         f"{FULL['pairs']} pairs, and the packed-runs line")
     p.add_argument("--batch", type=int, default=None,
-                   help="clips per step N (default 16; quick look on a CPU: 2; --absolute: 2 CPU / 16 CUDA)")
+                   help=f"clips per step N (default 16; quick look on a CPU: {QUICK['batch']['cpu']}; "
+                        "--absolute: 2 CPU / 16 CUDA)")
     p.add_argument("--num-person", type=int, default=2)
     p.add_argument("--clip-len", type=int, default=64, help="frames per clip (default 64, BRL's)")
     p.add_argument("--num-classes", type=int, default=60)

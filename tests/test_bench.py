@@ -136,7 +136,8 @@ def test_bare_command_is_a_quick_look_at_every_backbone(tmp_path, capsys):
     assert bench.main(tiny + ["--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert [c["backbone"] for c in doc["comparisons"]] == list(bench.DEFAULT_BACKBONES)
-    assert all(set(c["paths"]) == {"fp32", "matmul"} and c["batch"] == 2 for c in doc["comparisons"])
+    assert all(set(c["paths"]) == {"fp32", "matmul"} and c["batch"] == bench.QUICK["batch"]["cpu"]
+               for c in doc["comparisons"])
     assert "packed" not in doc
     printed = capsys.readouterr().out
     assert all(name in printed for name in bench.DEFAULT_BACKBONES)
