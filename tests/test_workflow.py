@@ -185,8 +185,10 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     cmd = snakemake_cmd([f"results/cfg/runs/{run}/metrics.json", "--cores", "1", "--resources", "gpu=0",
                          "--configfile", cfg_path], tmp_path)
     ckpt = tmp_path / "results" / "cfg" / "ckpt" / run / "last.pt"
+    # Ctrl-C's default action in the workflow even where this test runs as a background job (a shell
+    # starts those with SIGINT ignored, and every child would inherit that: the run would never stop)
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 600
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
