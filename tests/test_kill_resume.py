@@ -17,9 +17,9 @@ from helpers import REPO, tiny_spec_json
 
 pytestmark = pytest.mark.slow
 
-#: BRL (the method with the most per-step state: sampler, mixing draws) for four short epochs:
+#: BRL (the method with the most per-step state: sampler, mixing draws) for eight short epochs:
 #: start-up, epochs, checkpoint writes, testing and final writes all take a share of the run
-SPEC = tiny_spec_json({"runner_epochs": 4, "batch_size": 8}, method="brl", method_id="brl", seed=3)
+SPEC = tiny_spec_json({"runner_epochs": 8, "batch_size": 8}, method="brl", method_id="brl", seed=3)
 
 
 def _cmd(data: Path, out: Path, ckpt: Path) -> list:
