@@ -243,6 +243,27 @@ CPU_DEFAULT_PATHS = tuple(p for p in DEFAULT_PATHS if "compile" not in p)
 DEFAULT_SHAPE = {"batch": 16, "num_person": 2, "clip_len": 64, "layout": "ntu25"}
 
 
+#: a bare ``python -m benchmark.bench``: a quick look that times each backbone's default training path
+#: against fp32 eager; on a CPU at batch 1 with 2 rounds (after one warm-up step per model and phase:
+#: 6 single-clip steps per model and phase, fewer clips than the absolute table's 4 steps of 2, which
+#: keeps all three backbones under two minutes on the 2-core CPU). ``--all-paths`` is the full sweep
+#: (every path of DEFAULT_PATHS at the paper's batch, and the packed-runs line)
+QUICK = {"pairs": 2, "batch": {"cpu": 1}, "packed": 0}
+FULL = {"pairs": 5, "batch": {}, "packed": 3}
+
+
+def default_path(device) -> str:
+    """The path a run takes by default on ``device`` (what ``training_options`` picks for the
+    schedule's default precision), named in PATH_TOKENS, e.g. ``matmul`` on a CPU."""
+    from benchmark.engine.config import SPEED_DEFAULTS
+    from benchmark.models.speed import training_options
+
+    o = training_options(SPEED_DEFAULTS["precision"], SPEED_DEFAULTS["compile"], device)
+    tokens = [t for t, on in (("bf16", o.precision == "bf16"), ("matmul", o.graph_impl == "matmul"),
+                              ("cl", o.channels_last), ("compile", o.compile)) if on]
+    return "+".join(tokens) or "fp32"
+
+
 def path_options(name: str):
     """``"bf16+matmul"`` → SpeedOptions(precision="bf16", graph_impl="matmul"); ``"fp32"`` = eager
     fp32 with the published graph order (the baseline)."""
@@ -498,29 +519,38 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmark.bench",
         description="fp32 eager vs faster paths (bf16 autocast, channels-last, graph conv as one matmul, "
-                    "torch.compile), interleaved in one process; --absolute for the old absolute table.")
+                    "torch.compile), interleaved in one process. Without arguments a quick look: each "
+                    "backbone's default path against fp32 eager; --all-paths for the full sweep, --absolute "
+                    "for the old absolute table.")
     p.add_argument("--backbones", nargs="+", default=list(DEFAULT_BACKBONES),
                    help="backbone ids (default: all three); also accepts a comma-separated list")
     p.add_argument("--device", default=None, help="cuda / cpu / cuda:1 … (default: cuda if available)")
     p.add_argument("--paths", default=None,
                    help="comma-separated faster paths to compare with fp32 eager; tokens bf16, cl "
                         "(channels-last), matmul (graph conv as one matmul), compile, joined with '+' "
-                        f"(default: {','.join(DEFAULT_PATHS)}; on a CPU without compile)")
-    p.add_argument("--batch", type=int, default=None, help="clips per step N (default 16; --absolute: 2 CPU / 16 CUDA)")
+                        "(default: the path a run takes on this device, a quick look)")
+    p.add_argument("--all-paths", action="store_true",
+                   help=f"the full sweep: {','.join(DEFAULT_PATHS)} (on a CPU without compile) at batch 16, "
+                        f"{FULL['pairs']} pairs, and the packed-runs line")
+    p.add_argument("--batch", type=int, default=None,
+                   help=f"clips per step N (default 16; quick look on a CPU: {QUICK['batch']['cpu']}; "
+                        "--absolute: 2 CPU / 16 CUDA)")
     p.add_argument("--num-person", type=int, default=2)
     p.add_argument("--clip-len", type=int, default=64, help="frames per clip (default 64, BRL's)")
     p.add_argument("--num-classes", type=int, default=60)
     p.add_argument("--layout", default="ntu25")
     p.add_argument("--base-channels", type=int, default=None, help="reduced width (default: published)")
-    p.add_argument("--pairs", type=int, default=5, help="interleaved rounds (default 5)")
+    p.add_argument("--pairs", type=int, default=None,
+                   help=f"interleaved rounds (default {QUICK['pairs']}; --all-paths: {FULL['pairs']})")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps per model and phase (default 1)")
     p.add_argument("--iters", type=int, default=None, help="--absolute only: timed iterations")
     p.add_argument("--phases", default="train,infer", help="train, infer or both (default)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: 2 on CPU)")
     p.add_argument("--absolute", action="store_true", help="old table: absolute samples/s of fp32 eager, "
                    "MACs and peak memory per backbone")
-    p.add_argument("--packed", type=int, default=3, help="also measure this many seeds trained as one "
-                   "packed model vs separately, at the demo's shape (0 = skip; default 3)")
+    p.add_argument("--packed", type=int, default=None, help="also measure this many seeds trained as one "
+                   f"packed model vs separately, at the demo's shape (0 = skip; default {QUICK['packed']}; "
+                   f"--all-paths: {FULL['packed']})")
     p.add_argument("--packed-precision", default="auto", choices=["fp32", "bf16", "auto"],
                    help="precision of the packed-runs line (default auto, as config/demo.yaml)")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON to this path")
@@ -539,28 +569,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(format_table(rows))
         text = json.dumps(rows, indent=2)
     else:
-        default = DEFAULT_PATHS if dev.type == "cuda" else CPU_DEFAULT_PATHS
-        paths = [q for q in (a.paths or ",".join(default)).split(",") if q]
+        mode = FULL if a.all_paths else QUICK
+        if a.paths:
+            paths = [q for q in a.paths.split(",") if q]
+        elif a.all_paths:
+            paths = list(DEFAULT_PATHS if dev.type == "cuda" else CPU_DEFAULT_PATHS)
+        else:
+            paths = [default_path(dev)]
+        pairs = mode["pairs"] if a.pairs is None else a.pairs
+        batch = a.batch or mode["batch"].get(dev.type, DEFAULT_SHAPE["batch"])
+        packed = mode["packed"] if a.packed is None else a.packed
         for q in paths:
             path_options(q)                        # bad names fail before any timing
         from benchmark.models import get_backbone_factory
         for n in names:
             get_backbone_factory(n)
-        if a.pairs < 1:
+        if pairs < 1:
             raise SystemExit("bench: --pairs must be ≥ 1")
         results = []
         for n in names:
-            results.append(compare_paths(n, paths, dev, batch=a.batch or DEFAULT_SHAPE["batch"],
+            results.append(compare_paths(n, paths, dev, batch=batch,
                                          clip_len=a.clip_len, num_person=a.num_person, layout=a.layout,
-                                         num_classes=a.num_classes, pairs=a.pairs,
+                                         num_classes=a.num_classes, pairs=pairs,
                                          warmup=1 if a.warmup is None else a.warmup,
                                          base_channels=a.base_channels,
                                          phases=tuple(x for x in a.phases.split(",") if x)))
             print(format_comparison(results[-1:]), flush=True)
         doc = {"kind": "bench-compare", "threads": torch.get_num_threads(), "torch": torch.__version__,
                "comparisons": results, "results": estimate_rows(results)}
-        if a.packed and a.packed > 1:
-            doc["packed"] = packed_vs_separate(a.packed, dev, pairs=a.pairs, precision=a.packed_precision)
+        if packed > 1:
+            doc["packed"] = packed_vs_separate(packed, dev, pairs=pairs, precision=a.packed_precision)
             print(format_packed(doc["packed"]), flush=True)
         text = json.dumps(doc, indent=2)
     if a.json is not None:

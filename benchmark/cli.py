@@ -86,52 +86,56 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _read_spec(text: str):
+    """A run spec given as JSON on the command line, or as ``@file``."""
+    from benchmark.engine.config import RunSpec
+
+    return RunSpec.from_json(Path(text[1:]).read_text() if text.startswith("@") else text)
+
+
+def _set_threads(threads: Optional[int]) -> None:
+    """torch's intra-op threads from ``--threads`` (None: torch's default), and one line that shows
+    which thread count reached the trainer (a cluster profile's set-threads passes through
+    Snakemake, sbatch and the job step before it gets here)."""
     import torch
 
-    from benchmark.engine.config import RunSpec
+    if threads is not None and threads < 1:
+        raise ValueError(f"--threads {threads}: must be at least 1")
+    if threads:
+        torch.set_num_threads(threads)
+    print(f"[train] threads: --threads {threads}, torch intra-op threads {torch.get_num_threads()}", file=sys.stderr)
+
+
+def _print_result(spec, rec: dict) -> None:
+    m = rec["metrics"]
+    print(f"[train] {spec.split_id} {spec.backbone} {spec.method_id} {spec.stream} seed{spec.seed}: "
+          f"top1 {m['top1']:.4f} balanced {m['balanced_acc']:.4f}", file=sys.stderr)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     from benchmark.engine.train import train_run
 
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads {args.threads}: must be at least 1")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    # One line that shows which thread count reached the trainer (a cluster profile's
-    # set-threads passes through Snakemake, sbatch and the job step before it gets here).
-    spec = RunSpec.from_json(Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec)
-    print(f"[train] threads: --threads {args.threads}, torch intra-op threads {torch.get_num_threads()}",
-          file=sys.stderr)
+    spec = _read_spec(args.spec)
+    _set_threads(args.threads)
     rec = train_run(spec, data_dir=Path(args.data), split_file=Path(args.split) if args.split else None,
                     out_dir=Path(args.out), ckpt_dir=Path(args.ckpt), stage1=Path(args.stage1) if args.stage1 else None,
                     device=args.device, progress=not args.no_progress,
                     stop_after_epochs=args.stop_after_epochs, keep_checkpoint=args.keep_checkpoint)
     if "metrics" in rec:
-        m = rec["metrics"]
-        print(f"[train] {spec.split_id} {spec.backbone} {spec.method_id} {spec.stream} seed{spec.seed}: "
-              f"top1 {m['top1']:.4f} balanced {m['balanced_acc']:.4f}", file=sys.stderr)
+        _print_result(spec, rec)
     return 0
 
 
 def cmd_train_pack(args: argparse.Namespace) -> int:
-    import torch
-
-    from benchmark.engine.config import RunSpec
     from benchmark.engine.packed import train_group
 
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads {args.threads}: must be at least 1")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"[train] threads: --threads {args.threads}, torch intra-op threads {torch.get_num_threads()}",
-          file=sys.stderr)
-    specs = [RunSpec.from_json(Path(s[1:]).read_text() if s.startswith("@") else s) for s, _, _ in args.run]
+    specs = [_read_spec(s) for s, _, _ in args.run]
+    _set_threads(args.threads)
     recs = train_group(specs, Path(args.data), Path(args.split) if args.split else None,
                        [Path(o) for _, o, _ in args.run], [Path(c) for _, _, c in args.run], device=args.device,
                        progress=not args.no_progress, keep_checkpoint=args.keep_checkpoint)
     for spec, rec in zip(specs, recs):
-        m = rec["metrics"]
-        print(f"[train] {spec.split_id} {spec.backbone} {spec.method_id} {spec.stream} seed{spec.seed}: "
-              f"top1 {m['top1']:.4f} balanced {m['balanced_acc']:.4f}", file=sys.stderr)
+        _print_result(spec, rec)
     return 0
 
 
@@ -170,10 +174,9 @@ def cmd_train_many(args: argparse.Namespace) -> int:
 
 
 def cmd_take_pack(args: argparse.Namespace) -> int:
-    from benchmark.engine.config import RunSpec
     from benchmark.engine.packed import take_packed_result
 
-    spec = RunSpec.from_json(Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec)
+    spec = _read_spec(args.spec)
     take_packed_result(spec, Path(args.data), Path(args.split) if args.split else None,
                        Path(args.stage1) if args.stage1 else None, Path(getattr(args, "from")), Path(args.out))
     return 0

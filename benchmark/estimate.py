@@ -133,18 +133,19 @@ def run_volume(run, config: dict, counts: np.ndarray, facts: Optional[dict] = No
     from methods._base import MethodContext
 
     from benchmark import recipes
+    from benchmark.engine.config import Schedule
 
     # official_code entries run their dataset's released recipe (batch, epochs, clip length)
     r = recipes.resolve(run.method.fidelity, config["datasets"][run.split.dataset], run.method.name,
                         config["schedule"], {}, run.method.schedule, {}, run.method.options,
                         dataset_id=run.split.dataset)
-    sched, options = r["schedule"], r["method_options"]
+    sched, options = Schedule(**r["schedule"]), r["method_options"]        # the engine's defaults fill the rest
     cls = methods.get_method(run.method.name)
-    epochs, repeat = cls.schedule(int(sched.get("runner_epochs", 24)), int(sched.get("repeat", 5)))
+    epochs, repeat = cls.schedule(sched.runner_epochs, sched.repeat)
     facts = facts if facts is not None else DATASET_FACTS.get(run.split.dataset, {})
     ctx = MethodContext(num_classes=len(counts), class_counts=counts, layout=_layout(facts.get("layout")),
                         iters_per_epoch=1, runner_epochs=max(epochs, 1), repeat=repeat,
-                        batch_size=int(sched.get("batch_size", 128)), seed=0, fidelity=run.method.fidelity,
+                        batch_size=sched.batch_size, seed=0, fidelity=run.method.fidelity,
                         lt_profile={"n_max": run.split.n_max, "ratio": run.split.ratio}, stream=run.stream)
     labels = np.repeat(np.arange(len(counts)), counts)
     try:
@@ -152,8 +153,8 @@ def run_volume(run, config: dict, counts: np.ndarray, facts: Optional[dict] = No
     except Exception:       # a method that needs a stage-1 model to build: assume the instance sampler
         per_epoch = len(labels) * repeat
     train = epochs * per_epoch             # the last batch of an epoch is partial, not padded
-    test = facts.get("test", {}).get(run.split.benchmark, 0) * int(sched.get("test_clips", 10))
-    return {"train_clips": float(train), "test_clips": float(test), "clip_len": int(sched.get("clip_len", 64))}
+    test = facts.get("test", {}).get(run.split.benchmark, 0) * sched.test_clips
+    return {"train_clips": float(train), "test_clips": float(test), "clip_len": sched.clip_len}
 
 
 def estimate(config: dict, speeds: Dict[str, dict]) -> dict:

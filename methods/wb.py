@@ -13,7 +13,7 @@ backbone, CB classifier, MaxNorm) is ``wb_stage2``.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List
 
 import torch.nn as nn
 
@@ -34,29 +34,9 @@ WD_GRID = tuple(SWEEP["grid"])
 DEFAULT_WD = SWEEP["default"]
 
 
-def sweep_entries(entry: Dict[str, Any], has_validation: bool) -> List[Dict[str, Any]]:
-    """One config method entry per weight decay of :data:`WD_GRID` (ids ``<id>_wd<value>``) where a
-    validation split exists; otherwise the entry itself with the fixed default."""
-    base_id = entry.get("id", entry.get("name", NAME))
-    if not has_validation:
-        return [dict(entry, options={**entry.get("options", {}), "weight_decay": DEFAULT_WD})]
-    return [dict(entry, id=f"{base_id}_wd{wd:g}", options={**entry.get("options", {}), "weight_decay": wd})
-            for wd in WD_GRID]
-
-
-def choose_weight_decay(candidates: Sequence[Tuple[float, Optional[float]]]) -> Dict[str, Any]:
-    """Pick the weight decay whose stage-1 model has the highest validation balanced accuracy.
-
-    ``candidates``: (weight decay, final-epoch ``val_balanced_acc`` or None). Ties keep the smaller
-    weight decay. Without any validation score the fixed default is returned, and the record says so."""
-    from benchmark.engine.sweep import choose_value
-
-    return choose_value(candidates, "weight_decay", DEFAULT_WD)
-
-
 @register_method
 class WeightBalancing(Method):
-    DEFAULTS: Dict[str, Any] = {"weight_decay": 5e-3}
+    DEFAULTS: Dict[str, Any] = {"weight_decay": DEFAULT_WD}
     OFFICIAL_CODE: Dict[str, Any] = {}
 
     def param_groups(self, model: nn.Module, weight_decay: float) -> List[Dict[str, Any]]:

@@ -11,18 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
+from helpers import REPO, tiny_spec_json
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def _spec_json(**sched) -> str:
-    schedule = {"runner_epochs": 1, "repeat": 1, "batch_size": 16, "clip_len": 8, "test_clips": 1,
-                "eval_batch_size": 16}
-    schedule.update(sched)
-    return json.dumps({"dataset": "tiny", "benchmark": "default", "split_id": "tiny_default_natural",
-                       "backbone": "stgcnpp", "method": "ce", "method_id": "ce", "stream": "j", "seed": 0,
-                       "backbone_options": {"base_channels": 8}, "schedule": schedule})
+    return tiny_spec_json({"runner_epochs": 1, "test_clips": 1, **sched})
 
 
 def _cli(capsys, *argv) -> str:

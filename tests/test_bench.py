@@ -124,3 +124,23 @@ def test_packed_vs_separate_reports_interleaved_ratio():
     assert r["num_runs"] == 2 and len(r["separate_step_s"]) == len(r["packed_step_s"]) == 2
     assert r["packed_samples_per_s"] > 0 and r["ratio_packed_vs_separate"]["pairs"] == 2
     assert "packed runs: 2 × stgcnpp" in bench.format_packed(r) and r["packing"] == "channel"
+
+
+def test_bare_command_is_a_quick_look_at_every_backbone(tmp_path, capsys):
+    """No --paths: each backbone's default training path (matmul graph conv on a CPU) against fp32
+    eager and no packed-runs line; --all-paths adds every faster path (here at tiny shapes)."""
+    assert bench.default_path("cpu") == "matmul"
+    tiny = ["--device", "cpu", "--clip-len", "8", "--base-channels", "6", "--pairs", "1", "--warmup", "0",
+            "--phases", "infer", "--threads", "1"]
+    out = tmp_path / "quick.json"
+    assert bench.main(tiny + ["--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert [c["backbone"] for c in doc["comparisons"]] == list(bench.DEFAULT_BACKBONES)
+    assert all(set(c["paths"]) == {"fp32", "matmul"} and c["batch"] == bench.QUICK["batch"]["cpu"]
+               for c in doc["comparisons"])
+    assert "packed" not in doc
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in bench.DEFAULT_BACKBONES)
+    assert bench.main(tiny + ["--all-paths", "--backbones", "stgcnpp", "--batch", "1", "--packed", "0",
+                              "--json", str(out)]) == 0
+    assert set(json.loads(out.read_text())["comparisons"][0]["paths"]) == {"fp32", *bench.CPU_DEFAULT_PATHS}

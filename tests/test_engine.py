@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark.engine.config import ConfigError, RunSpec, Schedule, cosine_lr
+from helpers import tiny_spec as _spec
 
 
 def test_cosine_lr_matches_formula():
@@ -20,16 +21,6 @@ def test_cosine_lr_matches_formula():
 @pytest.mark.parametrize("batch,lr", [(16, 0.0125), (32, 0.025), (64, 0.05), (128, 0.1), (256, 0.2)])
 def test_linear_scaling_rule(batch, lr):
     assert Schedule(batch_size=batch).lr0 == pytest.approx(lr)
-
-
-def _spec(**kw) -> RunSpec:
-    base = dict(dataset="tiny", benchmark="default", split_id="tiny_default_natural", backbone="stgcnpp",
-                method="ce", method_id="ce", stream="j", seed=0,
-                backbone_options={"base_channels": 8},
-                schedule={"runner_epochs": 3, "repeat": 1, "batch_size": 16, "clip_len": 8, "test_clips": 2,
-                          "eval_batch_size": 16})
-    base.update(kw)
-    return RunSpec.from_dict(base)
 
 
 def test_run_spec_roundtrip_and_hash():

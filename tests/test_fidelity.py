@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from benchmark.engine.config import RunSpec
+from helpers import REPO, SHARED_DATA, tiny_spec
 
-REPO = Path(__file__).resolve().parents[1]
-LT_LISTS = REPO.parent / "shared" / "data" / "brl_lt_splits"
+LT_LISTS = SHARED_DATA / "brl_lt_splits"
 NTU60_XSUB = LT_LISTS / "NTU60_LT" / "NTU60_xsub_exp_100.txt"
 
 
@@ -300,13 +300,9 @@ def tiny_with_unused(tmp_path):
     return root, tmp_path / "lt.txt"
 
 
-def _tiny_spec(**kw) -> RunSpec:
-    base = dict(dataset="tiny", benchmark="default", split_id="tiny_default_lt2", backbone="stgcnpp",
-                method="ce", method_id="ce", stream="j", seed=0, backbone_options={"base_channels": 8},
-                schedule={"runner_epochs": 3, "repeat": 1, "batch_size": 16, "clip_len": 8, "test_clips": 2,
-                          "eval_batch_size": 32})
-    base.update(kw)
-    return RunSpec.from_dict(base)
+def _tiny_spec(schedule=None, **kw) -> RunSpec:
+    """The tiny spec on ``tiny_with_unused``'s LT list."""
+    return tiny_spec({"eval_batch_size": 32, **(schedule or {})}, **{"split_id": "tiny_default_lt2", **kw})
 
 
 def test_one_training_reports_last_and_best_val(tiny_with_unused, tmp_path, single_torch_thread):
@@ -421,16 +417,21 @@ def test_tau_norm_tau_chosen_on_validation_worked_example():
 
 
 def test_wb_weight_decay_sweep_and_choice():
-    from methods.wb import DEFAULT_WD, WD_GRID, choose_weight_decay, sweep_entries
+    """wb's SWEEP as the workflow plans it (one candidate per grid value) and as the selection step
+    chooses: the best validation score, ties to the smaller value, no score at all → the fixed
+    default, which is also what a wb run without a sweep trains with."""
+    import benchmark.workflow as bw
+    from benchmark.engine.sweep import choose_value
+    from methods.wb import DEFAULT_WD, SWEEP, WD_GRID, WeightBalancing
 
-    entries = sweep_entries({"name": "wb"}, has_validation=True)
-    assert [e["options"]["weight_decay"] for e in entries] == list(WD_GRID)
-    assert [e["id"] for e in entries] == ["wb_wd0.0005", "wb_wd0.001", "wb_wd0.002", "wb_wd0.005"]
-    assert sweep_entries({"name": "wb"}, has_validation=False)[0]["options"]["weight_decay"] == DEFAULT_WD
-    rec = choose_weight_decay([(5e-4, 0.5), (1e-3, 0.6), (2e-3, 0.6), (5e-3, None)])
+    entries = [m for m in bw.methods({"methods": ["wb"]}, candidates=True).values() if m.sweep_of == "wb"]
+    assert [e.options["weight_decay"] for e in entries] == list(WD_GRID)
+    assert [e.id for e in entries] == ["wb_wd0.0005", "wb_wd0.001", "wb_wd0.002", "wb_wd0.005"]
+    assert WeightBalancing.DEFAULTS["weight_decay"] == DEFAULT_WD
+    rec = choose_value([(5e-4, 0.5), (1e-3, 0.6), (2e-3, 0.6), (5e-3, None)], SWEEP["option"], DEFAULT_WD)
     assert rec["chosen"] == 1e-3 and rec["tuned"]
-    assert choose_weight_decay([(5e-4, None)]) == {"tuned": False, "chosen": DEFAULT_WD,
-                                                   "reason": "no validation split: fixed default"}
+    assert choose_value([(5e-4, None)], SWEEP["option"], DEFAULT_WD) == {
+        "tuned": False, "chosen": DEFAULT_WD, "reason": "no validation split: fixed default"}
 
 
 def test_wb_sweep_end_to_end_selects_and_stage2_starts_from_the_winner(tiny_with_unused, tmp_path,

@@ -9,6 +9,7 @@ import methods
 from benchmark.data import transforms as T
 from benchmark.engine.config import ConfigError, RunSpec
 from benchmark.graphs import NTU25
+from helpers import tiny_spec
 from methods._base import MethodContext
 from methods._mixing import partial_mix
 
@@ -110,12 +111,9 @@ def test_flip_mode_mirror_negates_x_after_the_permutation():
 def test_engine_trains_brl_with_joint_stage_mixing_and_mirror_flip(tiny_dataset, tmp_path, single_torch_thread):
     from benchmark.engine.train import train_run
 
-    spec = RunSpec.from_dict(dict(dataset="tiny", benchmark="default", split_id="tiny", backbone="stgcnpp",
-                                  method="brl", method_id="brl_joints", stream="bm", seed=0,
-                                  method_options={"rpm_stage": "joints", "rpm_ratio": 0.25},
-                                  backbone_options={"base_channels": 8}, augment={"flip_mode": "mirror"},
-                                  schedule={"runner_epochs": 1, "repeat": 1, "batch_size": 16, "clip_len": 8,
-                                            "test_clips": 1}))
+    spec = tiny_spec({"runner_epochs": 1, "test_clips": 1}, split_id="tiny", method="brl", method_id="brl_joints",
+                     stream="bm", method_options={"rpm_stage": "joints", "rpm_ratio": 0.25},
+                     augment={"flip_mode": "mirror"})
     rec = train_run(spec, tiny_dataset, None, tmp_path / "o", tmp_path / "c", progress=False)
     assert rec["meta"]["method_meta"]["options"]["rpm_stage"] == "joints"
     assert rec["meta"]["augment"]["flip_mode"] == "mirror"

@@ -8,30 +8,45 @@ import numpy as np
 import pytest
 
 from benchmark.engine.config import RunSpec
+from helpers import tiny_spec, write_tiny_dataset
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
-def _spec(seed: int, **kw) -> RunSpec:
-    base = dict(dataset="tiny", benchmark="default", split_id="tiny_default_natural", backbone="stgcnpp",
-                method="ce", method_id="ce", stream="j", seed=seed, backbone_options={"base_channels": 8},
-                schedule={"runner_epochs": 2, "repeat": 1, "batch_size": 16, "clip_len": 8, "test_clips": 2,
-                          "eval_batch_size": 16, "val_every": 2})
-    base.update(kw)
-    return RunSpec.from_dict(base)
+def _spec(seed: int, schedule=None, **kw) -> RunSpec:
+    """The tiny spec, two epochs with one monitor pass at the end."""
+    return tiny_spec({"runner_epochs": 2, "val_every": 2, **(schedule or {})}, seed=seed, **kw)
 
 
-@pytest.mark.parametrize("method,stream", [("ce", "j"), ("brl", "j")])
-def test_packed_runs_equal_separate_runs(tiny_dataset, tmp_path, method, stream):
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_tiny_dataset(tmp_path_factory.mktemp("packed_data"))
+
+
+@pytest.fixture(scope="module")
+def packs(data, tmp_path_factory, single_torch_thread):
+    """Seeds 0 and 3 of CE and of BRL, each pair trained once as one packed model, for the tests
+    that compare with it or take from it: {method: (specs, output folders, records)}."""
     from benchmark.engine.packed import train_packed
+
+    top = tmp_path_factory.mktemp("packs")
+    out = {}
+    for method in ("ce", "brl"):
+        specs = [_spec(s, method=method, method_id=method) for s in (0, 3)]
+        outs = [top / method / f"seed{s.seed}" for s in specs]
+        recs = train_packed(specs, data, None, outs, [top / method / "ck" / f"seed{s.seed}" for s in specs],
+                            device="cpu")
+        out[method] = (specs, outs, recs)
+    return out
+
+
+@pytest.mark.parametrize("method", ["ce", "brl"])
+def test_packed_runs_equal_separate_runs(packs, data, tmp_path, method):
     from benchmark.engine.train import train_run
 
-    specs = [_spec(s, method=method, method_id=method, stream=stream) for s in (0, 3)]
-    outs = [tmp_path / "packed" / f"seed{s.seed}" for s in specs]
-    packed = train_packed(specs, tiny_dataset, None, outs, [tmp_path / "pk" / f"seed{s.seed}" for s in specs],
-                          device="cpu")
+    specs, outs, packed = packs[method]
     for spec, out, rec in zip(specs, outs, packed):
-        sep = train_run(spec, tiny_dataset, None, tmp_path / "sep" / f"seed{spec.seed}",
+        sep = train_run(spec, data, None, tmp_path / "sep" / f"seed{spec.seed}",
                         tmp_path / "ckpt" / f"seed{spec.seed}", progress=False)
         a = np.load(out / "test_probs.npz")
         b = np.load(tmp_path / "sep" / f"seed{spec.seed}" / "test_probs.npz")
@@ -106,49 +121,44 @@ def test_train_pack_cli_trains_mixed_runs_one_after_the_other(tiny_dataset, tmp_
         assert rec["run"]["method"] == spec.method_id and "packed" not in rec["meta"]
 
 
-def test_interrupted_pack_resumes_to_the_uninterrupted_result(tiny_dataset, tmp_path):
+def test_interrupted_pack_resumes_to_the_uninterrupted_result(packs, data, tmp_path):
     """Each packed run checkpoints on its own after every runner epoch: a pack stopped after epoch 1
-    and started again ends where an uninterrupted pack ends."""
+    and started again ends where an uninterrupted pack (the module's BRL pack) ends."""
     from benchmark.engine.packed import train_packed
 
-    specs = [_spec(s, method="brl", method_id="brl") for s in (0, 1)]
+    specs, outs_full, _ = packs["brl"]
 
     def run(tag, stop=None):
         outs = [tmp_path / tag / f"seed{s.seed}" for s in specs]
         ckpts = [tmp_path / tag / "ckpt" / f"seed{s.seed}" for s in specs]
-        return train_packed(specs, tiny_dataset, None, outs, ckpts, device="cpu", stop_after_epochs=stop), outs
+        return train_packed(specs, data, None, outs, ckpts, device="cpu", stop_after_epochs=stop), outs
 
     (first, _) = run("resumed", stop=1)
     assert all(r == {"interrupted": True, "epoch": 1} for r in first)
     assert (tmp_path / "resumed" / "ckpt" / "seed0" / "last.pt").exists()
     _, outs_resumed = run("resumed")
-    _, outs_full = run("full")
     for a, b in zip(outs_resumed, outs_full):
         np.testing.assert_allclose(np.load(a / "test_probs.npz")["probs"], np.load(b / "test_probs.npz")["probs"],
                                    atol=1e-6)
 
 
-def test_take_pack_copies_only_a_result_with_this_runs_identity(tiny_dataset, tmp_path, capsys):
+def test_take_pack_copies_only_a_result_with_this_runs_identity(packs, data, tmp_path, capsys):
     """take-pack copies a packed seed's files into its run folder; a spec that changed since the
     pack trained is refused with one error line naming the file (rc 2), and nothing is written."""
     from benchmark.cli import main
-    from benchmark.engine.packed import train_packed
 
-    specs = [_spec(s) for s in (0, 1)]
-    pack = tmp_path / "pack"
-    train_packed(specs, tiny_dataset, None, [pack / f"seed{s.seed}" for s in specs],
-                 [tmp_path / "ck" / f"seed{s.seed}" for s in specs], device="cpu")
-    out = tmp_path / "runs" / "seed1"
-    assert main(["take-pack", "--spec", specs[1].to_json(), "--data", str(tiny_dataset),
-                 "--from", str(pack / "seed1"), "--out", str(out)]) == 0
-    assert (out / "metrics.json").read_bytes() == (pack / "seed1" / "metrics.json").read_bytes()
+    specs, outs, _ = packs["ce"]
+    src = outs[1]                                   # seed 3 of the module's CE pack
+    out = tmp_path / "runs" / "seed3"
+    assert main(["take-pack", "--spec", specs[1].to_json(), "--data", str(data),
+                 "--from", str(src), "--out", str(out)]) == 0
+    assert (out / "metrics.json").read_bytes() == (src / "metrics.json").read_bytes()
     assert (out / "model.pt").exists() and (out / "test_probs.npz").exists() and (out / "epochs.csv").exists()
-    changed = _spec(1, schedule={"runner_epochs": 3, "repeat": 1, "batch_size": 16, "clip_len": 8, "test_clips": 2,
-                                 "eval_batch_size": 16, "val_every": 2})
+    changed = _spec(3, schedule={"runner_epochs": 3})
     other = tmp_path / "runs" / "changed"
     capsys.readouterr()
-    assert main(["take-pack", "--spec", changed.to_json(), "--data", str(tiny_dataset),
-                 "--from", str(pack / "seed1"), "--out", str(other)]) == 2
+    assert main(["take-pack", "--spec", changed.to_json(), "--data", str(data),
+                 "--from", str(src), "--out", str(other)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and str(pack / "seed1" / "metrics.json") in err[0]
+    assert len(err) == 1 and err[0].startswith("error: ") and str(src / "metrics.json") in err[0]
     assert not other.exists()

@@ -3,53 +3,16 @@ project except for dataset roots, every root can be set on the command line, and
 datasets are checked and planned."""
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory) -> Path:
-    """The project's files (tracked and untracked-but-not-ignored) copied into an empty folder."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True).stdout.split()
-    if not files:
-        pytest.skip("not a git checkout")
-    top = tmp_path_factory.mktemp("empty")
-    copy = top / "project"
-    for f in files:
-        if (REPO / f).is_file():
-            (copy / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / f, copy / f)
-    assert not (top / "shared").exists()
-    return copy
+from helpers import REPO, job_counts, snakemake
 
 
 def _snakemake(copy: Path, args, check: bool = True) -> str:
-    env = dict(os.environ, PYTHONPATH=str(copy))
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--workflow-profile", "none"] + list(args),
-                          cwd=copy, env=env, capture_output=True, text=True, timeout=600)
-    out = proc.stdout + proc.stderr
-    if check:
-        assert proc.returncode == 0, out[-5000:]
-    return out
-
-
-def _counts(out: str) -> dict:
-    c = {}
-    for line in out.splitlines():
-        p = line.split()
-        if len(p) == 2 and p[1].isdigit():
-            c[p[0]] = int(p[1])
-    return c
+    proc = snakemake(args, cwd=copy, project=copy, timeout=600, check=check)
+    return proc.stdout + proc.stderr
 
 
 def test_configs_point_inside_the_project_except_roots():
@@ -66,13 +29,13 @@ def test_configs_point_inside_the_project_except_roots():
                 assert v is None or str(v).startswith("official"), (cfg_path.name, ds_id, v)
 
 
-def test_nw_ucla_alone_from_paper_config(clone, tmp_path):
+def test_nw_ucla_alone_from_paper_config(project_clone, tmp_path):
     """Only NW-UCLA downloaded: the NW-UCLA part of the paper grid plans, nothing else is checked."""
     root = tmp_path / "nw_ucla"
     root.mkdir()
-    out = _snakemake(clone, ["-n", "-p", "--configfile", "config/paper.yaml", "--config",
+    out = _snakemake(project_clone, ["-n", "-p", "--configfile", "config/paper.yaml", "--config",
                              f"nw_ucla_root={root}", "select_datasets=nw_ucla"])
-    counts = _counts(out)
+    counts = job_counts(out)
     assert counts["prepare"] == 1 and counts["split"] == 1, counts
     assert "--dataset nw_ucla" in out and "results/splits/nw_ucla_default_lt10.txt" in out
     assert "runs/nw_ucla_default_lt10/" in out
@@ -81,35 +44,35 @@ def test_nw_ucla_alone_from_paper_config(clone, tmp_path):
         assert f"runs/{other}_" not in out
 
 
-def test_missing_root_reported_only_for_selected(clone, tmp_path):
-    out = _snakemake(clone, ["-n", "--configfile", "config/paper.yaml", "--config", "select_datasets=nw_ucla",
+def test_missing_root_reported_only_for_selected(project_clone, tmp_path):
+    out = _snakemake(project_clone, ["-n", "--configfile", "config/paper.yaml", "--config", "select_datasets=nw_ucla",
                              f"nw_ucla_root={tmp_path / 'absent'}"], check=False)
     assert "dataset 'nw_ucla'" in out and "does not exist" in out
     assert "dataset 'ntu60'" not in out and "dataset 'kinetics'" not in out
-    out = _snakemake(clone, ["-n", "--configfile", "config/paper.yaml", "--config", "select_datasets=nw_uclaa"],
+    out = _snakemake(project_clone, ["-n", "--configfile", "config/paper.yaml", "--config", "select_datasets=nw_uclaa"],
                      check=False)
     assert "select_datasets: unknown dataset(s) ['nw_uclaa']" in out
 
 
-def test_ntu_tables_plan_splits_from_packaged_lists(clone, tmp_path):
+def test_ntu_tables_plan_splits_from_packaged_lists(project_clone, tmp_path):
     stand_in = tmp_path / "pyskl"
     stand_in.mkdir()
-    out = _snakemake(clone, ["-n", "-p", "--configfile", "config/paper.yaml", "--config", f"ntu60_root={stand_in}",
+    out = _snakemake(project_clone, ["-n", "-p", "--configfile", "config/paper.yaml", "--config", f"ntu60_root={stand_in}",
                              f"ntu120_root={stand_in}", "select_tables=I,II"])
-    counts = _counts(out)
+    counts = job_counts(out)
     assert counts["prepare"] == 2 and counts["split"] == 4, counts
     for name in ("NTU60_xsub_exp_100", "NTU60_xview_exp_100", "NTU120_xsub_exp_100", "NTU120_xset_exp_100"):
         assert f"--split-list official:{name}" in out
     assert "nw_ucla" not in out and "kinetics_default" not in out
 
 
-def test_kinetics_keypoint_folder_from_the_command_line(clone, tmp_path):
+def test_kinetics_keypoint_folder_from_the_command_line(project_clone, tmp_path):
     root = tmp_path / "k400"
     root.mkdir()
-    out = _snakemake(clone, ["-n", "-p", "--configfile", "config/kinetics.yaml", "--config", f"kinetics_root={root}",
+    out = _snakemake(project_clone, ["-n", "-p", "--configfile", "config/kinetics.yaml", "--config", f"kinetics_root={root}",
                              "kinetics_kpfile_root=/elsewhere/kpfiles"])
     assert '"kpfile_root": "/elsewhere/kpfiles"' in out and f"--root {root}" in out
-    out = _snakemake(clone, ["-n", "-p", "--configfile", "config/kinetics.yaml", "--config", f"kinetics_root={root}"])
+    out = _snakemake(project_clone, ["-n", "-p", "--configfile", "config/kinetics.yaml", "--config", f"kinetics_root={root}"])
     assert '"kpfile_root": "kpfiles"' in out             # relative: follows kinetics_root
 
 

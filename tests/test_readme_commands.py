@@ -3,7 +3,6 @@ quick, else its dry-run form (snakemake -n, make -n, --help), from a copy of the
 nothing beside it. Raw-data roots point at empty stand-in folders (a dry run reads no data)."""
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -14,10 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO, snakemake_env
+
 README = REPO / "README.md"
 #: commands whose full run is slow or needs a job to wrap: the argv tail that replaces theirs
-STAND_INS = {"benchmark.bench": ["--help"],                 # a timing run of all backbones
+STAND_INS = {"benchmark.bench": ["--help"],                 # a timing run of all backbones (minutes)
              "benchmark.gpu_slot": ["--n", "0", "--", "true"],   # wraps a (here trivial) CPU job
              "benchmark.gpucheck": ["--help"],                  # needs a GPU (tests/test_gpucheck.py: --device cpu)
              "benchmark.demo_table": ["--check"]}               # reads a finished demo: check the README's tables
@@ -75,20 +75,6 @@ def runnable_form(cmd: str, raw: Path) -> list:
     return argv
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory) -> Path:
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True).stdout.split()
-    if not files:
-        pytest.skip("not a git checkout")
-    copy = tmp_path_factory.mktemp("readme") / "project"
-    for f in files:
-        if (REPO / f).is_file():
-            (copy / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / f, copy / f)
-    return copy
-
-
 def test_readme_documents_the_main_commands():
     cmds = documented_commands(README.read_text())
     assert "make demo" in cmds and "make test" in cmds
@@ -97,7 +83,7 @@ def test_readme_documents_the_main_commands():
 
 
 @pytest.mark.parametrize("cmd", documented_commands(README.read_text()))
-def test_documented_command_runs(cmd, clone, tmp_path):
+def test_documented_command_runs(cmd, project_clone, tmp_path):
     if "--profile profiles/slurm" in cmd:
         pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' for the SLURM plugin")
     if cmd.startswith("make") and shutil.which("make") is None:
@@ -106,9 +92,8 @@ def test_documented_command_runs(cmd, clone, tmp_path):
         if flag in cmd.split():
             pytest.skip(f"'{flag}' needs the outputs of a finished run: {where}")
     argv = runnable_form(cmd, tmp_path / "raw")
-    env = dict(os.environ, PYTHONPATH=str(clone))
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-    proc = subprocess.run(argv, cwd=clone, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(argv, cwd=project_clone, env=snakemake_env(project_clone), capture_output=True, text=True,
+                          timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{cmd!r} -> {argv}\n{out[-4000:]}"
     assert "unrecognized arguments" not in out

@@ -15,17 +15,9 @@ from benchmark.engine.checkpoint import CheckpointError
 from benchmark.engine.config import ConfigError, RunSpec
 from benchmark.engine.identity import run_identity, split_list_digest
 from benchmark.engine.train import train_run
+from helpers import tiny_spec as _spec
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
-
-
-def _spec(**kw) -> RunSpec:
-    base = dict(dataset="tiny", benchmark="default", split_id="tiny_default_natural", backbone="stgcnpp",
-                method="ce", method_id="ce", stream="j", seed=0, backbone_options={"base_channels": 8},
-                schedule={"runner_epochs": 3, "repeat": 1, "batch_size": 16, "clip_len": 8, "test_clips": 2,
-                          "eval_batch_size": 16})
-    base.update(kw)
-    return RunSpec.from_dict(base)
 
 
 def _rewrite_dataset(root: Path, shift: float) -> None:

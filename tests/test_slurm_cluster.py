@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, snakemake
+from helpers import REPO, snakemake, snakemake_cmd, tiny_config
 
 sys.path.insert(0, str(REPO / "tests" / "cluster"))
 import local_slurm  # noqa: E402
@@ -105,10 +105,8 @@ def test_a_slurm_run_with_unset_site_values_stops_before_submitting(tmp_path):
     (tmp_path / CONFIG_NAME).write_text(yaml.safe_dump(_config()))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LTBENCH_SLURM_", "SLURM_"))}
     env["PATH"] = f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--workflow-profile", "none", "--snakefile",
-                           str(REPO / "Snakefile"), "--directory", str(tmp_path), "--profile", str(PROFILE.parent),
-                           "--configfile", CONFIG_NAME], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(snakemake_cmd(["--profile", PROFILE.parent, "--configfile", CONFIG_NAME], tmp_path),
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
     assert "LTBENCH_SLURM_PARTITION" in out and "LTBENCH_SLURM_ACCOUNT" in out and "nothing was submitted" in out, out
@@ -137,7 +135,7 @@ def test_local_cluster_configuration_text(tmp_path):
 def _config() -> dict:
     """tests/data/tiny.yaml cut to two methods, one stream, no ensemble, a smaller dataset and
     four epochs (enough to pre-empt one training mid-way)."""
-    cfg = yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
+    cfg = tiny_config()
     ds = cfg["datasets"]["synthetic"]
     ds["options"].update(num_classes=6, train_per_class=8, test_per_class=2)
     ds["lt"] = {"n_max": 8, "ratio": 2}
@@ -298,8 +296,7 @@ def slurm_run(cluster, tmp_path_factory) -> SlurmRun:
     env["LTBENCH_SLURM_PARTITION"] = cluster.spec.partition
     env["LTBENCH_SLURM_ACCOUNT"] = ""  # no accounting database: submit without -A
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    cmd = [sys.executable, "-m", "snakemake", "--workflow-profile", "none", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(wd), "--profile", str(prof), "--configfile", CONFIG_NAME, "--verbose"]
+    cmd = snakemake_cmd(["--profile", prof, "--configfile", CONFIG_NAME, "--verbose"], wd)
     done, pre = threading.Event(), Preemption()
     watcher = threading.Thread(target=_preempt, args=(wd, env, done, pre, RUN_TIMEOUT_S), daemon=True)
     with open(wd / "snakemake.log", "w") as out:

@@ -1,21 +1,19 @@
-"""`snakemake --report report.zip` bundles the result pages and tables (tiny end-to-end run)."""
+"""`snakemake --report report.zip` bundles the result pages and tables (the session's tiny
+end-to-end run, conftest.tiny_workflow)."""
 from __future__ import annotations
 
-import shutil
 import zipfile
 
 import pytest
 
-from conftest import REPO, snakemake
+from helpers import snakemake
 
 
 @pytest.mark.slow
-def test_snakemake_report_archive_holds_the_result_pages(tmp_path):
-    cfg = tmp_path / "tiny.yaml"
-    shutil.copy(REPO / "tests" / "data" / "tiny.yaml", cfg)
-    snakemake(["--cores", "2", "--resources", "gpu=0", "--configfile", str(cfg)], cwd=tmp_path, timeout=1200)
-    assert (tmp_path / "reports" / "tiny" / "index.html").exists()
-    snakemake(["--configfile", str(cfg), "--report", "report.zip"], cwd=tmp_path, timeout=600)
+def test_snakemake_report_archive_holds_the_result_pages(tiny_workflow, tmp_path):
+    workdir, cfg = tiny_workflow
+    assert (workdir / "reports" / "tiny" / "index.html").exists()
+    snakemake(["--configfile", cfg, "--report", tmp_path / "report.zip"], cwd=workdir, timeout=600)
     with zipfile.ZipFile(tmp_path / "report.zip") as z:
         names = z.namelist()
     assert any(n.endswith("report.html") for n in names), names            # Snakemake's own report

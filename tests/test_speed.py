@@ -128,23 +128,29 @@ def _step_source(func, start: str, end: str) -> str:
     return src[src.index(start):src.index(end)]
 
 
-@pytest.mark.parametrize("where", ["train", "batch", "packed"])
+@pytest.mark.parametrize("where", ["loop", "single", "batch", "packed"])
 def test_training_step_has_no_host_sync(where):
-    """Grep the per-step part of the training loop: no .item(), .cpu(), numpy round trip,
-    tensor truth test or equality test between fetching a batch and the end of the epoch."""
-    if where == "train":
-        from benchmark.engine.train import train_run as fn
-        body = _step_source(fn, "for it in bar:", "tr.end_epoch(")
+    """Grep the per-step part of the training loop (the one epoch loop and the step of each kind
+    of model it steps): no .item(), .cpu(), numpy round trip, tensor truth test or equality test
+    between fetching a batch and the end of the epoch."""
+    if where == "loop":
+        from benchmark.engine.loop import run_epochs as fn
+        body = _step_source(fn, "for it in bar:", "stepper.end_epoch(")
+    elif where == "single":
+        from benchmark.engine.loop import SingleModel
+        fn = SingleModel.step
+        body = _step_source(fn, "tr = self.trainer", "return loss.detach()")
     elif where == "batch":
         from benchmark.engine.train import RunTrainer
         fn = RunTrainer.batch
         body = _step_source(fn, "spec, sch, train, method =", "return method.transform_batch")
     else:
-        from benchmark.engine.packed import train_packed as fn
-        body = _step_source(fn, "for it in _bar(", "seconds = (time.time()")
+        from benchmark.engine.packed import PackedModels
+        fn = PackedModels.step
+        body = _step_source(fn, "trs, tr0 = self.trainers", "return losses.detach()")
     code = "\n".join(line.split("#")[0] for line in body.splitlines())
     hits = [p for p in SYNC_PATTERNS if re.search(p, code)]
-    assert not hits, f"{fn.__module__}.{fn.__name__}: host sync pattern(s) {hits} inside the training step"
+    assert not hits, f"{fn.__module__}.{fn.__qualname__}: host sync pattern(s) {hits} inside the training step"
 
 
 def test_mixing_and_loss_helpers_do_not_sync(monkeypatch):

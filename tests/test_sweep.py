@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-
-from conftest import REPO, snakemake
+from helpers import LOCAL_RUN, job_counts, snakemake, tiny_config, write_config
 
 GRID = [0.0005, 0.001, 0.002, 0.005]
 
@@ -18,7 +16,7 @@ def _ntu_config(tmp_path: Path, **ds) -> dict:
     """NTU60-LT X-Sub (packaged list) and synthetic data, wb_stage2 and CE, two streams."""
     root = tmp_path / "raw" / "ntu60"
     root.mkdir(parents=True, exist_ok=True)
-    tiny = yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
+    tiny = tiny_config()
     cfg = dict(tiny, methods=["ce", "wb_stage2"], streams=["j", "b"], ensembles={})
     cfg["datasets"] = {
         "ntu60": {"source": "pyskl_pickle", "root": str(root), "layout": "ntu25", "benchmarks": ["xsub"],
@@ -72,11 +70,8 @@ def test_plan_sweeps_wb_only_where_a_validation_split_exists(tmp_path):
 
 def test_snakemake_plans_the_candidates_and_one_selection_per_stream(tmp_path):
     def counts(cfg):
-        p = tmp_path / "cfg.yaml"
-        p.write_text(yaml.safe_dump(cfg))
-        out = snakemake(["-n", "--quiet", "rules", "--configfile", str(p)], cwd=tmp_path)
-        return {l.split()[0]: int(l.split()[1]) for l in (out.stdout + out.stderr).splitlines()
-                if len(l.split()) == 2 and l.split()[1].isdigit()}
+        out = snakemake(["-n", "--quiet", "rules", "--configfile", write_config(tmp_path, cfg)], cwd=tmp_path)
+        return job_counts(out.stdout + out.stderr)
 
     cfg = _ntu_config(tmp_path)
     c = counts(cfg)
@@ -150,14 +145,12 @@ def test_run_record_of_a_wb_run_and_of_its_second_stage(tmp_path):
 @pytest.mark.slow
 def test_workflow_runs_the_sweep_and_stage2_starts_from_the_selected_model(tmp_path):
     """Synthetic data declared with a validation split: 4 candidates, the selection step, wb_stage2."""
-    tiny = yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
+    tiny = tiny_config()
     ds = dict(tiny["datasets"]["synthetic"], validation=True, lt={"n_max": 4, "ratio": 2},
               options={"num_classes": 4, "train_per_class": 24, "test_per_class": 3, "seed": 1})
     cfg = dict(tiny, datasets={"synthetic": ds}, methods=["wb_stage2"], streams=["j"], ensembles={},
                experiment="sweep")
-    p = tmp_path / "cfg.yaml"
-    p.write_text(yaml.safe_dump(cfg))
-    snakemake(["--cores", "1", "--resources", "gpu=0", "--configfile", str(p)], cwd=tmp_path, timeout=600)
+    snakemake([*LOCAL_RUN, "--configfile", write_config(tmp_path, cfg)], cwd=tmp_path, timeout=600)
     runs = tmp_path / "results" / "sweep" / "runs" / "synthetic_default_lt2" / "stgcnpp"
     wb = json.loads((runs / "wb" / "j" / "seed0" / "metrics.json").read_text())
     sel = wb["meta"]["stage1_selection"]

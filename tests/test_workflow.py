@@ -1,16 +1,20 @@
 """The Snakemake workflow: lint, parse hygiene, config errors, dry runs, and a tiny end-to-end run."""
 from __future__ import annotations
 
+import json
+import os
 import re
-import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO, snakemake
+from helpers import (LOCAL_RUN, REPO, SHARED_DATA, copy_project, job_counts, snakemake, snakemake_cmd, snakemake_env,
+                     tiny_config, write_config)
 
 
 def test_parse_time_modules_do_not_import_torch():
@@ -23,16 +27,6 @@ def test_parse_time_modules_do_not_import_torch():
 def test_lint_has_no_findings(tmp_path):
     proc = snakemake(["--lint"], cwd=REPO, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def _write(tmp_path: Path, cfg: dict) -> Path:
-    p = tmp_path / "cfg.yaml"
-    p.write_text(yaml.safe_dump(cfg))
-    return p
-
-
-def _tiny() -> dict:
-    return yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
 
 
 @pytest.mark.parametrize("mutate,message", [
@@ -48,9 +42,9 @@ def _tiny() -> dict:
     (lambda c: c["schedule"].update(runner_epochs=0), "runner_epochs"),
 ])
 def test_bad_config_stops_with_a_clear_message(tmp_path, mutate, message):
-    cfg = _tiny()
+    cfg = tiny_config()
     mutate(cfg)
-    proc = snakemake(["-n", "--configfile", str(_write(tmp_path, cfg))], cwd=tmp_path, check=False)
+    proc = snakemake(["-n", "--configfile", str(write_config(tmp_path, cfg))], cwd=tmp_path, check=False)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
 
@@ -63,28 +57,25 @@ def test_demo_config_plans_without_arguments(tmp_path):
 
 
 @pytest.mark.slow
-def test_tiny_end_to_end_run(tmp_path):
-    """Synthetic data → split → train (2 methods × 2 streams) → ensemble → tables → report."""
-    cfg = tmp_path / "tiny.yaml"
-    shutil.copy(REPO / "tests" / "data" / "tiny.yaml", cfg)
-    snakemake(["--cores", "2", "--resources", "gpu=0", "--configfile", str(cfg)], cwd=tmp_path, timeout=1200)
-    runs = tmp_path / "results" / "tiny" / "runs" / "synthetic_default_lt4" / "stgcnpp"
+def test_tiny_end_to_end_run(tiny_workflow):
+    """Synthetic data → split → train (2 methods × 2 streams) → ensemble → tables → report (the
+    session's run of tests/data/tiny.yaml, conftest.tiny_workflow)."""
+    workdir, cfg = tiny_workflow
+    runs = workdir / "results" / "tiny" / "runs" / "synthetic_default_lt4" / "stgcnpp"
     for method in ("ce", "brl"):
         for stream in ("j", "b", "ens-2s"):
             assert (runs / method / stream / "seed0" / "metrics.json").exists(), (method, stream)
-    assert (tmp_path / "results" / "splits" / "synthetic_default_lt4.txt").exists()
-    html = (tmp_path / "reports" / "tiny" / "index.html").read_text()
+    assert (workdir / "results" / "splits" / "synthetic_default_lt4.txt").exists()
+    html = (workdir / "reports" / "tiny" / "index.html").read_text()
     assert "<svg" in html and "brl" in html and "ce" in html
     # Nothing left to do: a second invocation plans no job.
-    proc = snakemake(["-n", "--configfile", str(cfg)], cwd=tmp_path)
+    proc = snakemake(["-n", "--configfile", str(cfg)], cwd=workdir)
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
 def test_nw_ucla_lt_split_as_explicit_target(tmp_path):
     """The split the workflow writes follows the protocol to the letter (same list on every machine)."""
     import hashlib
-
-    from conftest import SHARED_DATA
 
     root = SHARED_DATA / "nw_ucla"
     if not (root / "all_sqe").is_dir():
@@ -108,16 +99,7 @@ def _paper_config(tmp_path: Path) -> Path:
         root = tmp_path / "raw" / ds_id
         root.mkdir(parents=True, exist_ok=True)
         d["root"] = str(root)
-    return _write(tmp_path, cfg)
-
-
-def _job_counts(output: str) -> dict:
-    counts = {}
-    for line in output.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
-    return counts
+    return write_config(tmp_path, cfg)
 
 
 def test_paper_grid_plans_in_seconds_with_the_expected_jobs(tmp_path):
@@ -130,7 +112,7 @@ def test_paper_grid_plans_in_seconds_with_the_expected_jobs(tmp_path):
     t0 = time.time()
     proc = snakemake(["-n", "--quiet", "rules", "--configfile", str(cfg_path)], cwd=tmp_path)
     elapsed = time.time() - t0
-    counts = _job_counts(proc.stdout + proc.stderr)
+    counts = job_counts(proc.stdout + proc.stderr)
     expected_train = len(bw.runs(cfg))
     assert counts["train"] == expected_train
     assert counts["ensemble"] == len(bw.ensemble_targets(cfg))
@@ -145,7 +127,7 @@ def test_paper_grid_subset_from_the_command_line(tmp_path):
     cfg_path = _paper_config(tmp_path)
     proc = snakemake(["-n", "--quiet", "rules", "--configfile", str(cfg_path), "--config", "select_tables=III"],
                      cwd=tmp_path)
-    counts = _job_counts(proc.stdout + proc.stderr)
+    counts = job_counts(proc.stdout + proc.stderr)
     # Table III: 14 methods (12 baselines, BRL, BRL official) x 2 splits x joint stream x 3 seeds
     assert counts["train"] == 14 * 2 * 3
     assert "ensemble" not in counts
@@ -153,8 +135,8 @@ def test_paper_grid_subset_from_the_command_line(tmp_path):
 
 def test_slurm_profile_plans_without_a_cluster(tmp_path):
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' for the SLURM plugin")
-    cfg = _tiny()
-    proc = snakemake(["-n", "--profile", str(REPO / "profiles" / "slurm"), "--configfile", str(_write(tmp_path, cfg))],
+    cfg = tiny_config()
+    proc = snakemake(["-n", "--profile", str(REPO / "profiles" / "slurm"), "--configfile", str(write_config(tmp_path, cfg))],
                      cwd=tmp_path)
     out = proc.stdout + proc.stderr
     assert "rule train" in out and "gpu=1" in out
@@ -162,14 +144,7 @@ def test_slurm_profile_plans_without_a_cluster(tmp_path):
 
 def test_a_new_method_file_joins_the_workflow_without_other_edits(tmp_path):
     """Copy the project, drop one method file into methods/, and the plan contains its runs."""
-    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
-    if not files:
-        pytest.skip("not a git checkout")
-    copy = tmp_path / "project"
-    for f in files:
-        if (REPO / f).is_file():
-            (copy / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / f, copy / f)
+    copy = copy_project(tmp_path / "project")
     (copy / "methods" / "smooth_ce.py").write_text(
         '"""Label-smoothed cross-entropy (a test method)."""\n'
         "import torch.nn.functional as F\n"
@@ -180,25 +155,19 @@ def test_a_new_method_file_joins_the_workflow_without_other_edits(tmp_path):
         "class SmoothCE(Method):\n"
         "    def loss(self, logits, targets, step):\n"
         "        return F.cross_entropy(logits, targets.y_a, label_smoothing=0.1)\n")
-    cfg = _tiny()
+    cfg = tiny_config()
     cfg["methods"] = ["ce", "smooth_ce"]
     cfg["streams"] = ["j"]
     cfg["ensembles"] = {}
-    cfg_path = _write(tmp_path, cfg)
-    env = dict(__import__("os").environ, PYTHONPATH=str(copy))
-    cmd = [sys.executable, "-m", "snakemake", "-n", "--workflow-profile", "none", "--snakefile",
-           str(copy / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(cfg_path)]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg_path = write_config(tmp_path, cfg)
+    proc = snakemake(["-n", "--configfile", cfg_path], cwd=tmp_path, project=copy)
     assert "stgcnpp/smooth_ce/j/seed0/metrics.json" in proc.stdout
     # and it trains through the workflow, from the copy's registry
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     target = "results/cfg/runs/synthetic_default_lt4/stgcnpp/smooth_ce/j/seed0/metrics.json"
-    run = subprocess.run(cmd[:3] + [target, "--cores", "2", "--resources", "gpu=0"] + cmd[4:], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    record = __import__("json").loads((tmp_path / target).read_text())
+    snakemake([target, *LOCAL_RUN, "--configfile", cfg_path], cwd=tmp_path, project=copy)
+    record = json.loads((tmp_path / target).read_text())
     assert record["run"]["method"] == "smooth_ce" and 0.0 <= record["metrics"]["top1"] <= 1.0
+    env = snakemake_env(copy)
     listing = subprocess.run([sys.executable, "-m", "benchmark", "methods"], cwd=copy, env=env,
                              capture_output=True, text=True, check=True).stdout
     assert "smooth_ce" in listing
@@ -207,53 +176,52 @@ def test_a_new_method_file_joins_the_workflow_without_other_edits(tmp_path):
 def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     """Interrupt the workflow during training (as Ctrl-C does), run it again: the trainer resumes
     from the last epoch checkpoint instead of starting over (docs/workflow.md)."""
-    import os
-    import signal
-    import time
-
-    cfg = _tiny()
-    cfg.update(methods=["ce"], streams=["j"], ensembles={})
-    cfg["schedule"].update(runner_epochs=4)
-    cfg_path = _write(tmp_path, cfg)
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-    cmd = [sys.executable, "-m", "snakemake", "--workflow-profile", "none", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(tmp_path), "--cores", "1", "--resources", "gpu=0", "--configfile", str(cfg_path)]
-    ckpt = tmp_path / "results" / "cfg" / "ckpt" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0" / "last.pt"
+    cfg = tiny_config(methods=["ce"], streams=["j"], ensembles={})
+    cfg["schedule"].update(runner_epochs=6)         # time to interrupt between the first checkpoint and the end
+    cfg_path = write_config(tmp_path, cfg)
+    env = snakemake_env()
+    run = "synthetic_default_lt4/stgcnpp/ce/j/seed0"
+    # the run's own result is the target: the interruption and the resume are the train job's
+    cmd = snakemake_cmd([f"results/cfg/runs/{run}/metrics.json", "--cores", "1", "--resources", "gpu=0",
+                         "--configfile", cfg_path], tmp_path)
+    ckpt = tmp_path / "results" / "cfg" / "ckpt" / run / "last.pt"
+    # Ctrl-C's default action in the workflow even where this test runs as a background job (a shell
+    # starts those with SIGINT ignored, and every child would inherit that: the run would never stop)
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 600
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.5)
+        time.sleep(0.1)
     assert ckpt.exists(), "no checkpoint was written"
     os.killpg(proc.pid, signal.SIGINT)          # Ctrl-C reaches the whole process group
     proc.wait(timeout=120)
-    metrics = tmp_path / "results" / "cfg" / "runs" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0" / "metrics.json"
+    metrics = tmp_path / "results" / "cfg" / "runs" / run / "metrics.json"
     if metrics.exists():
         pytest.skip("the run finished before it could be interrupted")
     done = subprocess.run(cmd + ["--rerun-incomplete"], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    log = (tmp_path / "logs" / "cfg" / "train" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j" / "seed0.log").read_text()
+    log = (tmp_path / "logs" / "cfg" / "train" / f"{run}.log").read_text()
     assert "resuming from" in log
     assert metrics.exists()
 
 
 def test_shell_values_are_quoted(tmp_path):
     """A path with a space and a ';' reaches the command as one word, not as a second command."""
-    cfg = _tiny()
+    cfg = tiny_config()
     odd = tmp_path / "my lists; touch pwned" / "list.txt"
     odd.parent.mkdir()
     odd.write_text("x\n")
     cfg["datasets"]["synthetic"]["lt"]["split_list"] = {"default": str(odd)}
     proc = snakemake(["results/splits/synthetic_default_lt4.txt", "-n", "-p", "--configfile",
-                      str(_write(tmp_path, cfg))], cwd=tmp_path)
+                      str(write_config(tmp_path, cfg))], cwd=tmp_path)
     out = proc.stdout + proc.stderr
     assert f"--split-list '{odd}'" in out, out[-3000:]
 
 
 def test_experiment_defaults_to_the_config_name_and_can_be_set(tmp_path):
     cfg_path = tmp_path / "my_study.yaml"
-    cfg_path.write_text(yaml.safe_dump(_tiny()))
+    cfg_path.write_text(yaml.safe_dump(tiny_config()))
     out = snakemake(["-n", "--configfile", str(cfg_path)], cwd=tmp_path).stdout
     assert "results/my_study/runs/synthetic_default_lt4/" in out and "reports/my_study" in out
     out = snakemake(["-n", "--configfile", str(cfg_path), "--config", "experiment=other"], cwd=tmp_path).stdout
@@ -265,14 +233,11 @@ def test_seeds_train_as_one_packed_job_with_unchanged_result_paths(tmp_path):
     """pack_seeds (default auto: ST-GCN++ at small width): the seeds of a run train in one packed
     job, each seed's own train job takes its result from there, the paths are those of separate
     runs, and the temporary pack folder is gone at the end. pack_seeds: false plans no packed job."""
-    import json
-
-    cfg = _tiny()
-    cfg.update(methods=["ce"], streams=["j"], ensembles={}, seeds=[0, 1])
-    cfg_path = _write(tmp_path, cfg)
+    cfg = tiny_config(methods=["ce"], streams=["j"], ensembles={}, seeds=[0, 1])
+    cfg_path = write_config(tmp_path, cfg)
     off = snakemake(["-n", "--configfile", str(cfg_path), "--config", "pack_seeds=false"], cwd=tmp_path).stdout
     assert "train_pack" not in off
-    snakemake(["--cores", "2", "--resources", "gpu=0", "--configfile", str(cfg_path)], cwd=tmp_path, timeout=1200)
+    snakemake([*LOCAL_RUN, "--configfile", cfg_path], cwd=tmp_path, timeout=1200)
     runs = tmp_path / "results" / "cfg" / "runs" / "synthetic_default_lt4" / "stgcnpp" / "ce" / "j"
     ids = set()
     for seed in (0, 1):
@@ -291,7 +256,7 @@ def test_seeds_train_as_one_packed_job_with_unchanged_result_paths(tmp_path):
 
 
 def test_gpu_jobs_per_device_reaches_the_slot_allocator(tmp_path):
-    cfg_path = _write(tmp_path, _tiny())
+    cfg_path = write_config(tmp_path, tiny_config())
     shared = snakemake(["-n", "-p", "--configfile", str(cfg_path), "--config", "gpu_jobs_per_device=2"],
                        cwd=tmp_path).stdout
     assert "python -m benchmark.gpu_slot --n 1 --share 2 --log" in shared

@@ -149,19 +149,85 @@ def make_packed(models: Sequence[torch.nn.Module]):
         return PackedModel(models), "vmap"
 
 
+class PackedModels:
+    """P runs (equal but for the seed) as one packed model: a stepper of
+    :func:`benchmark.engine.loop.run_epochs`. One SGD over the stacked parameters steps all P
+    models; after every runner epoch the packed weights and momentum go back into the runs' own
+    models and optimisers, so each run closes its epoch, checkpoints and resumes on its own."""
+
+    desc = "packed epoch"
+
+    def __init__(self, trainers: Sequence):
+        from benchmark.models.packing import pack_momentum
+
+        self.trainers = trs = list(trainers)
+        tr0 = trs[0]
+        if tr0.method.STAGE1:
+            raise PackError(f"method '{tr0.spec.method}' starts from a stage-1 model; train it separately")
+        if _overrides(tr0.method, "after_step"):
+            raise PackError(f"method '{tr0.spec.method}' changes the model after each step; train it separately")
+        if len({(t.ctx.runner_epochs, t.ctx.iters_per_epoch) for t in trs}) != 1:
+            raise PackError("the runs' samplers give different epoch lengths; train them separately")
+        if len({t.start_epoch for t in trs}) != 1:
+            raise PackError("the runs' checkpoints stopped after different epochs "
+                            f"({[t.start_epoch for t in trs]}); train them separately")
+        self.models = [t.model for t in trs]
+        self.packed, self.kind = make_packed(self.models)
+        named = dict(self.packed.named_packed_parameters())
+        sch = tr0.sch
+        groups = _stacked_param_groups([t.method for t in trs], self.models, named, sch.weight_decay)
+        self.optimizer = torch.optim.SGD(groups, lr=sch.lr0, momentum=sch.momentum, nesterov=sch.nesterov)
+        pack_momentum(self.packed, self.optimizer, [t.optimizer for t in trs], self.models)
+
+    def train(self) -> None:
+        self.packed.train()
+
+    def epoch_orders(self, epoch: int) -> list:
+        orders = [t.epoch_order(epoch) for t in self.trainers]
+        if len({len(o) for o in orders}) != 1:
+            raise PackError(f"the runs' samplers give epochs of different sizes in epoch {epoch + 1}; "
+                            "train them separately")
+        return orders
+
+    def zero_losses(self) -> torch.Tensor:
+        return torch.zeros(len(self.trainers), device=self.trainers[0].dev)
+
+    def step(self, batches, step: int) -> torch.Tensor:
+        trs, tr0 = self.trainers, self.trainers[0]
+        xs = [b[0] for b in batches]
+        if len({tuple(x.shape) for x in xs}) != 1:
+            raise PackError("the runs' batches have different shapes after the method's transform; "
+                            "train them separately")
+        with autocast(tr0.dev, tr0.speed.precision):
+            logits = self.packed(torch.stack(xs)).float()
+        losses = torch.stack([t.method.loss(logits[p], b[1], step) for p, (t, b) in enumerate(zip(trs, batches))])
+        self.optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        self.optimizer.step()
+        return losses.detach()
+
+    def end_epoch(self, epoch: int, loss_sum: torch.Tensor, n_losses: int, seconds: float) -> None:
+        from benchmark.models.packing import unpack_momentum
+
+        seconds /= len(self.trainers)
+        self.packed.store_models(self.models)
+        unpack_momentum(self.packed, self.optimizer, [t.optimizer for t in self.trainers], self.models)
+        for p, t in enumerate(self.trainers):
+            t.end_epoch(epoch, loss_sum[p], n_losses, seconds)
+
+
 def train_packed(specs: Sequence[RunSpec], data_dir: Path, split_file: Optional[Path], out_dirs: Sequence[Path],
                  ckpt_dirs: Optional[Sequence[Path]] = None, device: Optional[str] = None, progress: bool = False,
                  keep_checkpoint: bool = False, stop_after_epochs: Optional[int] = None) -> List[Dict]:
-    """Train the runs of ``specs`` (equal but for the seed) as one packed model and write each
-    run's outputs into its ``out_dirs`` entry, exactly as :func:`benchmark.engine.train.train_run`
-    does for a single run: the same :class:`~benchmark.engine.train.RunTrainer` builds each run's
-    batches, closes its epochs (monitor, validation, selection, per-run checkpoint) and writes its
-    outputs. After every runner epoch the packed weights and momentum go back into the runs' own
-    models and optimisers, so each run checkpoints, and resumes, on its own.
+    """Train the runs of ``specs`` (equal but for the seed) as one packed model (:class:`PackedModels`
+    in the one epoch loop, ``benchmark.engine.loop``) and write each run's outputs into its
+    ``out_dirs`` entry, exactly as :func:`benchmark.engine.train.train_run` does for a single run:
+    the same :class:`~benchmark.engine.train.RunTrainer` builds each run's batches, closes its
+    epochs (monitor, validation, selection, per-run checkpoint) and writes its outputs.
     Returns the P metrics records."""
     from benchmark.data.canonical import load_dataset
-    from benchmark.engine.train import RunTrainer, _bar, apply_lr
-    from benchmark.models.packing import pack_momentum, unpack_momentum
+    from benchmark.engine.loop import run_epochs
+    from benchmark.engine.train import RunTrainer
 
     specs = list(specs)
     check_packable(specs)
@@ -172,60 +238,11 @@ def train_packed(specs: Sequence[RunSpec], data_dir: Path, split_file: Optional[
     ds = load_dataset(data_dir)
     trs = [RunTrainer(s, data_dir, split_file, o, c, device=device, progress=False, keep_checkpoint=keep_checkpoint,
                       dataset=ds) for s, o, c in zip(specs, out_dirs, ckpt_dirs)]
-    tr0 = trs[0]
-    if tr0.method.STAGE1:
-        raise PackError(f"method '{tr0.spec.method}' starts from a stage-1 model; train it separately")
-    if _overrides(tr0.method, "after_step"):
-        raise PackError(f"method '{tr0.spec.method}' changes the model after each step; train it separately")
-    if len({(t.ctx.runner_epochs, t.ctx.iters_per_epoch) for t in trs}) != 1:
-        raise PackError("the runs' samplers give different epoch lengths; train them separately")
-    if len({t.start_epoch for t in trs}) != 1:
-        raise PackError("the runs' checkpoints stopped after different epochs "
-                        f"({[t.start_epoch for t in trs]}); train them separately")
-    ctx, sch, dev, P = tr0.ctx, tr0.sch, tr0.dev, len(trs)
-    models = [t.model for t in trs]
-    packed, kind = make_packed(models)
-    named = dict(packed.named_packed_parameters())
-    groups = _stacked_param_groups([t.method for t in trs], models, named, sch.weight_decay)
-    optimizer = torch.optim.SGD(groups, lr=sch.lr0, momentum=sch.momentum, nesterov=sch.nesterov)
-    pack_momentum(packed, optimizer, [t.optimizer for t in trs], models)
-    done_here = 0
-    for epoch in range(tr0.start_epoch, ctx.runner_epochs):
-        t0 = time.time()
-        packed.train()
-        orders = [t.epoch_order(epoch) for t in trs]
-        if len({len(o) for o in orders}) != 1:
-            raise PackError(f"the runs' samplers give epochs of different sizes in epoch {epoch + 1}; "
-                            "train them separately")
-        loss_sum = torch.zeros(P, device=dev)
-        n_losses = 0
-        for it in _bar(range(ctx.iters_per_epoch), progress, desc=f"packed epoch {epoch + 1}/{ctx.runner_epochs}"):
-            step = epoch * ctx.iters_per_epoch + it
-            apply_lr(optimizer, sch.lr0, step, tr0.total)
-            batches = [t.batch(o, it, step) for t, o in zip(trs, orders)]
-            if batches[0] is None:
-                continue
-            xs = [b[0] for b in batches]
-            if len({tuple(x.shape) for x in xs}) != 1:
-                raise PackError("the runs' batches have different shapes after the method's transform; "
-                                "train them separately")
-            with autocast(dev, tr0.speed.precision):
-                logits = packed(torch.stack(xs)).float()
-            losses = torch.stack([t.method.loss(logits[p], b[1], step) for p, (t, b) in enumerate(zip(trs, batches))])
-            optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            optimizer.step()
-            loss_sum += losses.detach()
-            n_losses += 1
-        seconds = (time.time() - t0) / P
-        packed.store_models(models)
-        unpack_momentum(packed, optimizer, [t.optimizer for t in trs], models)
-        for p, t in enumerate(trs):
-            t.end_epoch(epoch, loss_sum[p], n_losses, seconds)
-        done_here += 1
-        if stop_after_epochs is not None and done_here >= stop_after_epochs:
-            return [{"interrupted": True, "epoch": epoch + 1} for _ in trs]
-    info = {"packed": {"seeds": [s.seed for s in specs], "size": P, "kind": kind,
+    stepper = PackedModels(trs)
+    stopped = run_epochs(stepper, progress, stop_after_epochs)
+    if stopped is not None:
+        return [{"interrupted": True, "epoch": stopped} for _ in trs]
+    info = {"packed": {"seeds": [s.seed for s in specs], "size": len(trs), "kind": stepper.kind,
                        "wall_time_s": round(time.time() - t_start, 2)}}
     return [t.finish(extra_meta=info) for t in trs]
 

@@ -1,8 +1,8 @@
 """Training and evaluation of one run (one dataset split × backbone × method × stream × seed).
 
 Data stay on the device as one padded tensor per split; every batch is sampled, augmented and
-turned into its stream there (benchmark.data.transforms). The loop checkpoints atomically after
-every runner epoch into a folder that is *not* a declared workflow output, so a killed run resumes
+turned into its stream there (benchmark.data.transforms). The epoch loop (benchmark.engine.loop,
+shared with packed runs) checkpoints atomically after every runner epoch into a folder that is *not* a declared workflow output, so a killed run resumes
 from its last completed epoch (docs/workflow.md). Final outputs are written last and atomically.
 """
 from __future__ import annotations
@@ -10,9 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import platform
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -21,18 +18,17 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from benchmark.data.canonical import CanonicalDataset, load_dataset
 from benchmark.data.splits import read_split_list
 from benchmark.data import transforms as T
 from benchmark.data.validation import build_validation
 from benchmark.engine.checkpoint import clean_partial_writes, load_resumable, safe_torch_load
-from benchmark.engine.config import (ENGINE_VERSION, ConfigError, NonFiniteLossError, RunSpec, cosine_lr,
-                                     fidelity_flags)
+from benchmark.engine.config import ConfigError, NonFiniteLossError, RunSpec, cosine_lr
 from benchmark.engine.identity import identify, resolved_spec
+from benchmark.engine.loop import SingleModel, progress_bar, run_epochs
+from benchmark.engine.record import run_record
 from benchmark.engine.selection import SelectionTracker, supported_rules
-from benchmark.engine.selection import label as selection_label
 from benchmark.models.speed import autocast, speed_setup, training_options
 from benchmark.io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 
@@ -59,47 +55,6 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
     torch.manual_seed(seed)
     torch.backends.cudnn.benchmark = not deterministic
     torch.backends.cudnn.deterministic = deterministic
-
-
-def hardware_info(device: torch.device) -> Dict[str, str]:
-    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "cpu_count": str(os.cpu_count()), "device": str(device)}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
-
-
-def execution_info(device: torch.device, precision: str, requested: str, packed: Optional[int] = None) -> Dict:
-    """How the arithmetic ran (not part of the identity, but it changes rounding): resolved and
-    requested precision, intra-op threads, device and CPU model, and the pack width (None = the run
-    trained alone). Recorded in metrics.json as ``meta.execution``."""
-    from benchmark.hostinfo import cpu_model
-
-    info = {"precision": precision, "precision_requested": requested, "threads": torch.get_num_threads(),
-            "device": str(device), "cpu_model": cpu_model(), "packed": packed}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
-
-
-def code_version() -> str:
-    root = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True,
-                             text=True, timeout=5)
-        if out.returncode == 0 and out.stdout.strip():
-            return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    import benchmark
-    return f"v{benchmark.__version__}"
-
-
-def _bar(iterable, progress: bool, **kw):
-    """tqdm progress; in a log file (not a terminal) refresh every 30 s instead of every step."""
-    interactive = sys.stderr.isatty()
-    return tqdm(iterable, disable=not progress, leave=False, file=sys.stderr,
-                mininterval=0.5 if interactive else 30.0, **kw)
 
 
 def _step_generator(seed: int, step: int, device: torch.device, salt: int = 0) -> torch.Generator:
@@ -173,7 +128,7 @@ def evaluate(model: torch.nn.Module, method, split: SplitTensors, spec: RunSpec,
     probs, logits_all, feats_all = [], [], []
     starts = range(0, len(split), per)
     rand = spec.schedule.test_sampling == "random"
-    for s in _bar(starts, progress, desc=desc):
+    for s in progress_bar(starts, progress, desc=desc):
         sel = np.arange(s, min(s + per, len(split)))
         if rand:
             idx = np.concatenate([T.train_frame_indices(np.full(num_clips, split.frames[i]), L,
@@ -282,20 +237,11 @@ def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1
     return method, model, ctx
 
 
-def apply_lr(optimizer: torch.optim.Optimizer, lr0: float, step: int, total: int) -> float:
-    """Cosine learning rate of ``step`` into every parameter group; a method may give a group its own
-    base rate (``lr0``) or a factor (``lr_scale``). Returns the schedule's rate."""
-    lr = cosine_lr(lr0, step, total)
-    for g in optimizer.param_groups:
-        g_lr = cosine_lr(g["lr0"], step, total) if "lr0" in g else lr
-        g["lr"] = g_lr * g.get("lr_scale", 1.0)
-    return lr
-
-
 class RunTrainer:
     """One run between its steps: data on the device, method, model, optimiser, selection tracker,
-    epoch log and checkpoint. :func:`train_run` drives one trainer; ``benchmark.engine.packed``
-    drives several through one packed model. Both use the same batches (:meth:`batch`), epoch ends
+    epoch log and checkpoint. The one epoch loop (``benchmark.engine.loop.run_epochs``) drives one
+    trainer (:func:`train_run`) or several through one packed model (``benchmark.engine.packed``);
+    both use the same batches (:meth:`batch`), epoch ends
     (:meth:`end_epoch`: monitor, validation, selection, checkpoint) and outputs (:meth:`finish`), so a
     packed run writes exactly what a separate run writes.
 
@@ -426,81 +372,60 @@ class RunTrainer:
 
     # ------------------------------------------------------------------ the end
     def finish(self, extra_meta: Optional[Dict] = None) -> Dict:
-        """Tune post-hoc options on the validation split, test every selection, write the outputs
-        (metrics.json last: its presence means a complete run) and drop the checkpoint."""
-        spec, sch, model, method, dev = self.spec, self.sch, self.model, self.method, self.dev
-        test, val, ctx = self.test, self.val, self.ctx
-        tuning = None
-        if val is not None and hasattr(method, "tune_on_validation"):
-            # post-hoc hyper-parameters (τ) chosen on the held-out split, never on the test split
-            _, _, vfeat = evaluate(model, method, val, spec, self.layout, sch.test_clips, dev, desc="tuning",
-                                   features=True)
-            tuning = method.tune_on_validation(model, torch.from_numpy(vfeat).to(dev), val.labels)
-        elif hasattr(method, "tune_on_validation"):
-            tuning = {"tuned": False, "reason": self.val_reason, "options": method.metadata()["options"]}
+        """The end of a run, top to bottom: tune post-hoc options on the validation split (the test
+        scores use them), test the final model and every selection, build the record
+        (``benchmark.engine.record``) and write the outputs (metrics.json last: its presence means a
+        complete run), then drop the checkpoint."""
+        tuning = self.tune_posthoc()
+        probs, clip_logits, features, test_seconds = self.test_final()
+        metrics, selections, sel_probs = self.score_selections(probs)
+        record = run_record(self, metrics, selections, tuning, test_seconds, extra_meta)
+        self.write_outputs(record, probs, clip_logits, features, sel_probs)
+        return record
+
+    def tune_posthoc(self) -> Optional[Dict]:
+        """Post-hoc hyper-parameters (τ) chosen on the held-out split, never on the test split; the
+        record says why not where the method has some but the split is missing. None otherwise."""
+        method, val = self.method, self.val
+        if not hasattr(method, "tune_on_validation"):
+            return None
+        if val is None:
+            return {"tuned": False, "reason": self.val_reason, "options": method.metadata()["options"]}
+        _, _, vfeat = evaluate(self.model, method, val, self.spec, self.layout, self.sch.test_clips, self.dev,
+                               desc="tuning", features=True)
+        return method.tune_on_validation(self.model, torch.from_numpy(vfeat).to(self.dev), val.labels)
+
+    def test_final(self):
+        """(probs, clip_logits, features or None, seconds) of the multi-clip test of the final model."""
         t_test = time.time()
-        out = evaluate(model, method, test, spec, self.layout, sch.test_clips, dev, progress=self.progress,
-                       features=sch.save_features)
-        probs, clip_logits = out[0], out[1]
-        test_seconds = time.time() - t_test
+        out = evaluate(self.model, self.method, self.test, self.spec, self.layout, self.sch.test_clips, self.dev,
+                       progress=self.progress, features=self.sch.save_features)
+        return out[0], out[1], (out[2] if self.sch.save_features else None), time.time() - t_test
+
+    def score_selections(self, probs: np.ndarray):
+        """(metrics of the final model, the selections' records, their test probabilities)."""
+        from benchmark.data.splits import DEFAULT_GROUPS, counts_path_for_split, groups_from_counts_csv
         from benchmark.metrics import compute_metrics
 
-        from benchmark.data.splits import DEFAULT_GROUPS, counts_path_for_split, groups_from_counts_csv
-
+        model, method, test, spec = self.model, self.method, self.test, self.spec
         groups = groups_from_counts_csv(counts_path_for_split(self.split_path)) if self.split_path else DEFAULT_GROUPS
         train_counts = np.bincount(self.train.labels, minlength=self.ds.meta.num_classes)
         metrics = compute_metrics(probs, test.labels, train_counts, groups=groups)
         selections, sel_probs = self.tracker.test_all(
-            model, ctx.runner_epochs, probs,
-            lambda rule: evaluate(model, method, test, spec, self.layout, sch.test_clips, dev, desc=rule)[0],
+            model, self.ctx.runner_epochs, probs,
+            lambda rule: evaluate(model, method, test, spec, self.layout, self.sch.test_clips, self.dev, desc=rule)[0],
             lambda p: compute_metrics(p, test.labels, train_counts, groups=groups))
-        n_train_clips = ctx.runner_epochs * ctx.iters_per_epoch * sch.batch_size
-        speed, train_seconds = self.speed, self.train_seconds
-        record = {
-            "run": {"dataset": spec.dataset, "benchmark": spec.benchmark, "split": spec.split_id,
-                    "backbone": spec.backbone, "method": spec.method_id, "method_name": spec.method,
-                    "stream": spec.stream, "seed": spec.seed, "fidelity": spec.fidelity, "selection": "last"},
-            "metrics": metrics,
-            "selections": selections,
-            "meta": {"wall_time_s": round(time.time() - self.t_start, 2), "train_seconds": round(train_seconds, 2),
-                     "test_seconds": round(test_seconds, 2), "hardware": hardware_info(dev), "device": str(dev),
-                     "code_version": code_version(), "config_hash": spec.config_hash, "spec": spec.to_dict(),
-                     "run_id": self.run_id,
-                     "identity": self.identity.record(),
-                     "execution": execution_info(dev, self.speed.precision, self.requested_precision,
-                                                 packed=((extra_meta or {}).get("packed") or {}).get("size")),
-                     "schedule": spec.to_dict()["schedule"], "augment": spec.to_dict()["augment"],
-                     "backbone_options": dict(spec.backbone_options),
-                     "method_meta": method.metadata(), "engine_version": ENGINE_VERSION,
-                     "precision": speed.precision, "compile": speed.compile,
-                     "deterministic": spec.schedule.deterministic,
-                     "speed": {"precision": speed.precision, "compile": speed.compile,
-                               "channels_last": speed.channels_last, "graph_impl": speed.graph_impl},
-                     "iters_per_epoch": ctx.iters_per_epoch, "runner_epochs": ctx.runner_epochs,
-                     "train_size": int(len(self.train)), "test_size": int(len(test)),
-                     "train_samples_per_s": round(n_train_clips / train_seconds, 2) if train_seconds > 0 else None,
-                     "test_samples_per_s": round(len(test) / test_seconds, 2) if test_seconds > 0 else None,
-                     "monitor": "1-clip pass on the test split after each runner epoch (epochs.csv "
-                                "test_*_monitor): a curve only; only best_test (official_code mode, labelled "
-                                f"'{selection_label('best_test')}') selects on it",
-                     "selection_rules": self.rules, "validation": {"size": 0 if val is None else len(val),
-                                                                   "note": self.val_reason},
-                     "recipe": spec.recipe, "pipeline": dict(spec.pipeline),
-                     "fidelity_flags": fidelity_flags(spec, method, rules=self.rules),
-                     "posthoc_tuning": tuning, **(extra_meta or {})},
-        }
-        from benchmark.engine.sweep import run_record as sweep_record
+        return metrics, selections, sel_probs
 
-        # a swept stage-1 hyper-parameter (WB's weight decay): this run's value and why, or its stage 1's
-        s1_sel = sweep_record(spec.method, spec.method_options, val is not None,
-                              Path(self.stage1).parent if self.stage1 else None)
-        if s1_sel is not None:
-            record["meta"]["stage1_selection"] = s1_sel
-        out_dir = self.out_dir
+    def write_outputs(self, record: Dict, probs: np.ndarray, clip_logits: np.ndarray,
+                      features: Optional[np.ndarray], sel_probs: Dict[str, np.ndarray]) -> None:
+        """model.pt, test_probs*.npz, epochs.csv, then metrics.json; each atomic. A finished run
+        drops its checkpoint (unless ``keep_checkpoint``): a forced rerun trains again."""
+        out_dir, test, spec = self.out_dir, self.test, self.spec
         out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_torch_save(out_dir / "model.pt", {"model": model.state_dict(), "config_hash": spec.config_hash,
+        atomic_torch_save(out_dir / "model.pt", {"model": self.model.state_dict(), "config_hash": spec.config_hash,
                                                  "run_id": self.run_id})
-        extra = {"features": out[2].astype(np.float32)} if sch.save_features else {}
+        extra = {"features": features.astype(np.float32)} if features is not None else {}
         atomic_save_npz(out_dir / "test_probs.npz", probs=probs.astype(np.float32), labels=test.labels,
                         clip_logits=clip_logits.astype(np.float32), names=test.names.astype(str), **extra)
         for rule, p_sel in sel_probs.items():
@@ -514,8 +439,7 @@ class RunTrainer:
         atomic_write_text(out_dir / "epochs.csv", buf.getvalue())
         atomic_write_json(out_dir / "metrics.json", record)    # last: its presence means a complete run
         if not self.keep_checkpoint and self.ckpt_path.exists():
-            self.ckpt_path.unlink()      # finished: a forced rerun trains again instead of resuming the end
-        return record
+            self.ckpt_path.unlink()
 
 
 def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir: Path, ckpt_dir: Path,
@@ -525,36 +449,7 @@ def train_run(spec: RunSpec, data_dir: Path, split_file: Optional[Path], out_dir
 
     ``stop_after_epochs`` interrupts after that many runner epochs of this invocation (tests)."""
     tr = RunTrainer(spec, data_dir, split_file, out_dir, ckpt_dir, stage1, device, progress, keep_checkpoint)
-    ctx, method, model, optimizer = tr.ctx, tr.method, tr.model, tr.optimizer
-    done_here = 0
-    for epoch in range(tr.start_epoch, ctx.runner_epochs):
-        t0 = time.time()
-        model.train()
-        order_t = tr.epoch_order(epoch)
-        # Loss accumulates on the device and is read once per epoch: no host sync inside the step.
-        loss_sum = torch.zeros((), device=tr.dev)
-        n_losses = 0
-        bar = _bar(range(ctx.iters_per_epoch), progress, desc=f"epoch {epoch + 1}/{ctx.runner_epochs}")
-        for it in bar:
-            step = epoch * ctx.iters_per_epoch + it
-            lr = apply_lr(optimizer, tr.sch.lr0, step, tr.total)
-            b = tr.batch(order_t, it, step)
-            if b is None:
-                continue
-            x, targets = b
-            with autocast(tr.dev, tr.speed.precision):
-                logits = tr.fwd(x)
-            loss = method.loss(logits.float(), targets, step)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            method.after_step(model, step)
-            loss_sum += loss.detach()
-            n_losses += 1
-            if progress and it % 10 == 0:
-                bar.set_postfix(lr=f"{lr:.4f}", refresh=False)
-        tr.end_epoch(epoch, loss_sum, n_losses, time.time() - t0)
-        done_here += 1
-        if stop_after_epochs is not None and done_here >= stop_after_epochs:
-            return {"interrupted": True, "epoch": epoch + 1}
+    stopped = run_epochs(SingleModel(tr), progress, stop_after_epochs)
+    if stopped is not None:
+        return {"interrupted": True, "epoch": stopped}
     return tr.finish()
