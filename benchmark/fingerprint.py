@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -115,15 +114,13 @@ def _tiny_backbone():
 
 def _method_ctx(cls, fidelity: str, stage1_state=None):
     from benchmark.graphs import NTU25
-    from methods._base import MethodContext
+    from methods._base import MethodContext, sized_context
 
     runner_epochs, repeat = cls.schedule(6, 2)
     base = dict(num_classes=C, class_counts=COUNTS, layout=NTU25, runner_epochs=runner_epochs, repeat=repeat,
                 batch_size=B, seed=SEED, fidelity=fidelity, lt_profile={"n_max": 120, "ratio": 10},
                 stage1_state=stage1_state)
-    probe = cls(MethodContext(iters_per_epoch=1, **base))
-    n = len(probe.epoch_indices(LABELS, 0, np.random.default_rng([SEED, 0])))
-    return MethodContext(iters_per_epoch=max(1, math.ceil(n / B)), **base)
+    return sized_context(cls, MethodContext(iters_per_epoch=1, **base), LABELS)
 
 
 def _method_model(cls, ctx, torch_seed: int):
@@ -234,25 +231,12 @@ def backbone_fingerprint(name: str) -> Dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- engine
 
 def _tiny_engine_dataset(root: Path) -> Path:
-    import pandas as pd
-    from benchmark.data.canonical import DatasetMeta, write_dataset
+    from benchmark.data.toy import write_oscillation_dataset
 
-    rng = np.random.default_rng(0)
     c, n_train, n_test, t_max = 4, 24, 8, 24
-    n = n_train + n_test
     labels = np.concatenate([np.arange(n_train) % c, np.arange(n_test) % c])
     # frame counts on both sides of clip_len and 2·clip_len: every frame-sampling case runs
-    frames = rng.integers(5, t_max + 1, size=n)
-    joints = np.zeros((n, 2, t_max, 25, 3), np.float32)
-    t = np.arange(t_max)[:, None, None]
-    for i in range(n):
-        base = rng.normal(0, 0.3, size=(1, 25, 3))
-        joints[i, 0, :frames[i]] = (base + 0.5 * np.sin(t * (labels[i] + 1) * 0.4))[:frames[i]]
-    table = pd.DataFrame({"name": [f"s{i:03d}" for i in range(n)], "label": labels, "frames": frames,
-                          "persons": 1, "default": ["train"] * n_train + ["test"] * n_test})
-    meta = DatasetMeta(dataset="fp", layout="ntu25", num_classes=c, benchmarks=["default"], reader="test",
-                       reader_version="1")
-    return write_dataset(root / "fp", joints, table, meta)
+    return write_oscillation_dataset(root, "fp", labels, n_train, c, (5, t_max + 1), t_max, 0.4)
 
 
 #: the engine fingerprint's model: registered only while it runs, never by the workflow

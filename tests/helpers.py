@@ -100,25 +100,12 @@ def write_tiny_dataset(dest: Path) -> Path:
     """A small random canonical dataset (5 classes, NTU-25, 60 training and 20 test samples) written
     with the canonical writer into ``dest/tiny``; class-dependent oscillations make it learnable."""
     import numpy as np
-    import pandas as pd
 
-    from benchmark.data.canonical import DatasetMeta, write_dataset
+    from benchmark.data.toy import write_oscillation_dataset
 
-    rng = np.random.default_rng(0)
     n_train, n_test, c = 60, 20, 5
-    n = n_train + n_test
     labels = np.concatenate([np.repeat(np.arange(c), n_train // c), np.repeat(np.arange(c), n_test // c)])
-    frames = rng.integers(20, 40, size=n)
-    joints = np.zeros((n, 2, 40, 25, 3), np.float32)
-    t = np.arange(40)[:, None, None]
-    for i in range(n):
-        base = rng.normal(0, 0.3, size=(1, 25, 3))
-        joints[i, 0, : frames[i]] = (base + 0.5 * np.sin(t * (labels[i] + 1) * 0.2))[: frames[i]]
-    table = pd.DataFrame({"name": [f"s{i:03d}" for i in range(n)], "label": labels, "frames": frames,
-                          "persons": 1, "default": ["train"] * n_train + ["test"] * n_test})
-    meta = DatasetMeta(dataset="tiny", layout="ntu25", num_classes=c, benchmarks=["default"], reader="test",
-                       reader_version="1")
-    return write_dataset(dest / "tiny", joints, table, meta)
+    return write_oscillation_dataset(dest, "tiny", labels, n_train, c, (20, 40), 40, 0.2)
 
 
 #: the tiny run of the engine tests: ST-GCN++ at width 8, CE, joints, short clips

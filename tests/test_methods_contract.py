@@ -16,7 +16,7 @@ import torch.nn as nn
 import methods
 from benchmark.graphs import NTU25
 from benchmark.models.recognizer import Recognizer
-from methods._base import Method, MethodConfigError, MethodContext
+from methods._base import Method, MethodConfigError, MethodContext, sized_context
 
 C = 6
 COUNTS = np.array([24, 14, 9, 6, 4, 3])
@@ -49,9 +49,7 @@ def make_ctx(cls, fidelity: str, stage1_state=None) -> MethodContext:
                 batch_size=B, seed=SEED, fidelity=fidelity, lt_profile={"n_max": 600, "ratio": 100},
                 stage1_state=stage1_state)
     # the engine sizes a runner epoch from the method's own sampler list (reverse/ROS/class-aware differ)
-    probe = cls(MethodContext(iters_per_epoch=1, **base))
-    n = len(probe.epoch_indices(LABELS, 0, np.random.default_rng([SEED, 0])))
-    return MethodContext(iters_per_epoch=max(1, math.ceil(n / B)), **base)
+    return sized_context(cls, MethodContext(iters_per_epoch=1, **base), LABELS)
 
 
 def build(cls, ctx, torch_seed=0):

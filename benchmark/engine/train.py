@@ -12,7 +12,6 @@ import io
 import math
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -190,7 +189,7 @@ def plan_context(spec: RunSpec, train_labels: np.ndarray, layout, num_classes: i
     I = ⌈samples per runner epoch / B⌉, where the method's sampler decides the samples (e.g. the
     reverse sampler adds tail copies: 98 106 on NTU60-LT, so 6 132 iterations at B = 16)."""
     import methods
-    from methods._base import MethodContext
+    from methods._base import MethodContext, sized_context
 
     counts = np.bincount(train_labels, minlength=num_classes)
     cls = methods.get_method(spec.method)
@@ -199,12 +198,7 @@ def plan_context(spec: RunSpec, train_labels: np.ndarray, layout, num_classes: i
                         runner_epochs=runner_epochs, repeat=repeat, batch_size=spec.schedule.batch_size,
                         seed=spec.seed, fidelity=spec.fidelity, lt_profile=dict(spec.lt_profile),
                         stream=spec.stream, stage1_state=stage1_state)
-    # The sampler decides how many samples a runner epoch holds (e.g. the reverse sampler adds
-    # tail copies), so probe it once to get I before building the real context.
-    probe = cls(ctx, **spec.method_options)
-    n_epoch = len(probe.epoch_indices(train_labels, 0, np.random.default_rng([spec.seed, 0])))
-    iters = max(1, math.ceil(n_epoch / spec.schedule.batch_size)) if runner_epochs > 0 else 1
-    return cls, replace(ctx, iters_per_epoch=iters)
+    return cls, sized_context(cls, ctx, train_labels, spec.method_options)
 
 
 def _build(spec: RunSpec, ds: CanonicalDataset, train_labels: np.ndarray, stage1_state, device):
