@@ -223,6 +223,7 @@ def test_auto_precision_is_bf16_only_where_the_device_computes_it_natively(monke
 def test_native_bf16_reads_the_cpu_flags(monkeypatch, tmp_path):
     import builtins
 
+    from benchmark import hostinfo
     from benchmark.models import speed
 
     real_open = builtins.open
@@ -230,5 +231,7 @@ def test_native_bf16_reads_the_cpu_flags(monkeypatch, tmp_path):
         info = tmp_path / "cpuinfo"
         info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
         monkeypatch.setattr(builtins, "open", lambda p, *a, **k: real_open(info if p == "/proc/cpuinfo" else p, *a, **k))
+        hostinfo._cpuinfo_field.cache_clear()        # /proc/cpuinfo is read once per process
         assert speed.native_bf16("cpu") is expected
     monkeypatch.setattr(builtins, "open", real_open)
+    hostinfo._cpuinfo_field.cache_clear()
