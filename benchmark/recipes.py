@@ -19,7 +19,11 @@ kinetics   batch 64, lr 0.1, 150 epochs of one pass each, clip 100, image-space 
            released Kinetics path does not run as shipped). The released runner has one switch
            epoch, which its Kinetics config sets to 129: every baseline with a runner-epoch switch
            (the deferred re-weighting of focal, CB, EQL, weighted softmax; LDAM-DRW's DRW; KPS;
-           GumbelCE) switches there too, not at its NTU epoch (19, 16 or 20 of 24).
+           GumbelCE) switches there too, not at its NTU epoch (19, 16 or 20 of 24). On the HRNet
+           COCO-17 skeletons the released config reads, the coordinates are as released too: raw
+           pixels (``pipeline.normalize: none`` undoes the prepared PreNormalize2D) and the flip
+           x ← W − x about each video's width (``augment.flip_mode: image``); see
+           :func:`pixel_space`.
 =========  ==========================================================================================
 
 Synthetic data has no official recipe (the config's reduced budget stays); the run record says so.
@@ -70,6 +74,9 @@ _BRL_FAMILY = ("brl*", "stae_*")
 _SWITCHED_BASELINES = ("focal", "cb", "eql", "weighted_softmax", "ldam_drw", "kps", "gumbel_ce")
 #: the Kinetics config's switch epoch (0-based runner epoch of 150: the last 21 epochs)
 KINETICS_SWITCH_EPOCH = 129
+#: the released K400 config's data: pyskl's HRNet COCO-17 skeletons, in pixels, never normalised
+#: (its pipeline has no PreNormalize2D; docs/fidelity.md F16), flipped about the image width
+_PIXEL_LAYOUTS = ("coco17",)
 
 OFFICIAL_RECIPES: Dict[str, Recipe] = {
     "ntu": Recipe("ntu", dict(_NTU_SCHEDULE),
@@ -109,6 +116,25 @@ def official_recipe(dataset_cfg: Dict[str, Any], dataset_id: str = "") -> Option
     return None if fam is None else OFFICIAL_RECIPES[fam]
 
 
+def pixel_space(recipe: Recipe, dataset_cfg: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """(pipeline, augment) options that put an official Kinetics run in the released coordinates.
+
+    The released K400 pipeline trains on the HRNet skeletons' pixel coordinates and flips x ← W − x
+    (docs/fidelity.md F16). The suite prepares a dataset once for both presets: ``prenorm2d`` data
+    are mapped back to pixels at load time (``pipeline.normalize: none``), data prepared with
+    ``none`` already are pixels; both get ``augment.flip_mode: image``. Any other data (the ST-GCN
+    OpenPose release, ``stgcn_center``: no image size, no released pipeline) keep their coordinates
+    and the flip about the origin, extrapolated. Returns two empty dicts when nothing applies."""
+    if recipe.family != "kinetics" or dataset_cfg.get("layout") not in _PIXEL_LAYOUTS:
+        return {}, {}
+    normalize = dataset_cfg.get("normalize", "prenorm3d")
+    if normalize == "prenorm2d":
+        return {"normalize": "none"}, {"flip_mode": "image"}
+    if normalize == "none":
+        return {}, {"flip_mode": "image"}
+    return {}, {}
+
+
 def resolve(fidelity: str, dataset_cfg: Dict[str, Any], method_name: str, base_schedule: Dict[str, Any],
             base_augment: Dict[str, Any], entry_schedule: Dict[str, Any], entry_augment: Dict[str, Any],
             entry_options: Dict[str, Any], dataset_id: str = "") -> Dict[str, Any]:
@@ -120,8 +146,9 @@ def resolve(fidelity: str, dataset_cfg: Dict[str, Any], method_name: str, base_s
     if recipe is None:
         return {"schedule": {**base_schedule, **entry_schedule}, "augment": {**base_augment, **entry_augment},
                 "method_options": dict(entry_options), "pipeline": {}, "recipe": None}
+    pixel_pipeline, pixel_augment = pixel_space(recipe, dataset_cfg)
     return {"schedule": {**base_schedule, **recipe.schedule, **entry_schedule},
-            "augment": {**base_augment, **recipe.augment, **entry_augment},
+            "augment": {**base_augment, **recipe.augment, **pixel_augment, **entry_augment},
             "method_options": {**recipe.options_for(method_name), **entry_options},
-            "pipeline": dict(recipe.pipeline),
+            "pipeline": {**recipe.pipeline, **pixel_pipeline},
             "recipe": f"official_code:{recipe.family}" + (" (extrapolated)" if recipe.extrapolated else "")}

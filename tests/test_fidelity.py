@@ -113,6 +113,40 @@ def test_official_kinetics_recipe():
     assert _spec_of(cfg, "kinetics_default_natural", "brl").schedule.batch_size == 32
 
 
+def test_official_kinetics_coordinates_are_pixels_and_the_paper_preset_keeps_prenorm2d():
+    """F16: the released K400 pipeline has no PreNormalize2D and flips about the image width; the
+    new values enter the run spec (so the run identity) of official Kinetics runs only."""
+    cfg = _kinetics_config()
+    off = _spec_of(cfg, "kinetics_default_natural", "brl_official")
+    assert off.pipeline == {"normalize": "none"} and off.augment.flip_mode == "image"
+    assert off.to_dict()["augment"]["flip_mode"] == "image" and off.to_dict()["pipeline"] == {"normalize": "none"}
+    paper = _spec_of(cfg, "kinetics_default_natural", "brl")
+    assert paper.pipeline == {} and paper.augment.flip_mode == "permute" and paper.recipe is None
+    assert "pipeline" not in paper.to_dict() and "flip_mode" not in paper.to_dict()["augment"]
+    assert paper.versions["normalize"] == off.versions["normalize"] == "prenorm2d"    # one prepared dataset
+    # a method entry's own augment still wins over the recipe
+    cfg["methods"].append({"name": "ce", "fidelity": "official_code", "id": "ce_off_origin",
+                           "augment": {"flip_mode": "permute"}})
+    assert _spec_of(cfg, "kinetics_default_natural", "ce_off_origin").augment.flip_mode == "permute"
+    # data prepared without normalisation are pixels already: only the flip changes
+    cfg["datasets"]["kinetics"]["normalize"] = "none"
+    raw = _spec_of(cfg, "kinetics_default_natural", "brl_official")
+    assert raw.pipeline == {} and raw.augment.flip_mode == "image"
+    # the ST-GCN OpenPose release has no released pipeline and no image size: extrapolated as before
+    cfg["datasets"]["kinetics"].update(source="stgcn_openpose", layout="openpose18", normalize="stgcn_center")
+    op = _spec_of(cfg, "kinetics_default_natural", "brl_official")
+    assert op.pipeline == {} and op.augment.flip_mode == "permute" and "extrapolated" in op.recipe
+
+
+def test_official_ntu_and_nw_ucla_specs_do_not_change():
+    """The Kinetics coordinate options are not applied to any other dataset family."""
+    cfg = _paper_config()
+    for split, method in (("ntu60_xsub_lt100", "brl_official"), ("ntu60_xsub_lt100", "brl"),
+                          ("nw_ucla_default_lt10", "brl_b16")):
+        s = _spec_of(cfg, split, method)
+        assert "normalize" not in s.pipeline and s.augment.flip_mode == "permute", (split, method)
+
+
 def test_official_kinetics_baselines_switch_at_the_kinetics_epoch():
     """The released runner's one switch epoch is 129 in its Kinetics config: the baselines' deferred
     stages start there too (not at their NTU runner epoch 19 of 24); paper mode keeps its own."""
@@ -152,8 +186,11 @@ def tiny_coco(tmp_path) -> Path:
         joints[i, 0, : frames[i], :, :2] = (rng.normal(0, 0.3, (1, 17, 2))
                                              + 0.4 * np.sin(t * (labels[i] + 1) * 0.3)[:, :, None])[: frames[i]]
         joints[i, 0, : frames[i], :, 2] = 0.9
+    # each video's own image size, as the pyskl_hrnet reader records it (pixels = official_code, F16)
+    odd = np.arange(n) % 2 == 1
     table = pd.DataFrame({"name": [f"k{i:03d}" for i in range(n)], "label": labels, "frames": frames,
-                          "persons": 1, "default": ["train"] * n_train + ["test"] * (n - n_train)})
+                          "persons": 1, "default": ["train"] * n_train + ["test"] * (n - n_train),
+                          "img_h": np.where(odd, 480, 720), "img_w": np.where(odd, 640, 1280)})
     meta = DatasetMeta(dataset="kin", layout="coco17", num_classes=c, benchmarks=["default"], reader="test",
                        reader_version="1", coords="xy+score", normalized="prenorm2d")
     return write_dataset(tmp_path / "kin", joints, table, meta)
@@ -169,12 +206,96 @@ def test_official_kinetics_plans_and_trains_a_tiny_run(tiny_coco, tmp_path, sing
     rec = train_run(spec, tiny_coco, None, tmp_path / "out", tmp_path / "ckpt", progress=False)
     assert rec["run"]["fidelity"] == "official_code"
     assert rec["meta"]["fidelity_flags"]["F16"]["value"] == "random"
+    assert rec["meta"]["pipeline"] == {"normalize": "none"} and rec["meta"]["augment"]["flip_mode"] == "image"
     assert rec["meta"]["method_meta"]["resolved"]["counts"] == [12, 8, 5, 3]    # natural tail: actual counts
     assert set(rec["selections"]) == {"best_test"}           # no validation split on a natural tail
     assert rec["selections"]["best_test"]["label"] == "selected on test (optimistic)"
     # random test clips are seeded: a second test of the same model gives the same probabilities
     again = train_run(spec, tiny_coco, None, tmp_path / "out2", tmp_path / "ckpt", progress=False)
     assert again["metrics"]["top1"] == rec["metrics"]["top1"]
+
+
+def _kinetics_trainer(root, tmp_path, flip_p, fidelity="official_code"):
+    from benchmark.engine.train import RunTrainer
+
+    method = "ce_official" if fidelity == "official_code" else "ce"
+    s = _spec_of(_kinetics_config(), "kinetics_default_natural", method).to_dict()
+    s.update(backbone_options={"base_channels": 8})
+    s["schedule"].update(runner_epochs=1, batch_size=8, clip_len=6, test_clips=2, eval_batch_size=16)
+    s["augment"]["flip_p"] = flip_p
+    return RunTrainer(RunSpec.from_dict(s), root, None, tmp_path / f"out{flip_p}{fidelity}",
+                      tmp_path / f"ckpt{flip_p}{fidelity}", progress=False)
+
+
+def test_official_kinetics_batches_are_pixels_flipped_about_each_width(tiny_coco, tmp_path, single_torch_thread):
+    """The trainer's batches in official mode: pixel coordinates (x = x′·w/2 + w/2 of the prepared
+    prenorm2d data) and, when flipped, x ← W − x with the sample's own W, joints swapped."""
+    import torch
+
+    from benchmark.data.canonical import load_dataset
+    from benchmark.graphs import get_layout
+
+    plain = _kinetics_trainer(tiny_coco, tmp_path, 0.0)
+    flipped = _kinetics_trainer(tiny_coco, tmp_path, 1.0)
+    ds = load_dataset(tiny_coco)
+    i = int(plain.train.indices[0])
+    w, h = float(ds.table["img_w"][i]), float(ds.table["img_h"][i])
+    expect = ds.joints[i, 0, 0, :, 0] * (w / 2) + w / 2                    # every joint has score 0.9
+    np.testing.assert_allclose(plain.train.joints[0, 0, 0, :, 0].numpy(), expect, rtol=1e-5)
+    np.testing.assert_allclose(plain.train.joints[0, 0, 0, :, 1].numpy(), ds.joints[i, 0, 0, :, 1] * (h / 2) + h / 2,
+                               rtol=1e-5)
+    assert float(plain.test.joints[..., 0].max()) > 2                      # the test split is in pixels too
+    order = plain.epoch_order(0)
+    x0, _ = plain.batch(order, 0, 0)                                       # same step: same frames drawn
+    x1, _ = flipped.batch(order, 0, 0)
+    widths = plain.train.widths_t                                          # kept even at flip_p = 0
+    wb = widths[order[:8]][:, None, None, None]
+    perm = list(get_layout("coco17").flip)
+    mirrored = torch.where(x0[..., perm, 0] != 0, wb - x0[..., perm, 0], x0[..., perm, 0])
+    torch.testing.assert_close(x1[..., 0], mirrored, rtol=0, atol=1e-3)
+    torch.testing.assert_close(x1[..., 1:], x0[..., perm, 1:], rtol=0, atol=0)
+    assert set(widths.tolist()) == {640.0, 1280.0}
+    # paper mode on the same prepared data: normalised coordinates, no widths kept
+    paper = _kinetics_trainer(tiny_coco, tmp_path, 1.0, fidelity="paper")
+    assert paper.train.widths_t is None and float(paper.train.joints[..., 0].abs().max()) < 2
+
+
+def test_official_kinetics_without_an_image_width_names_the_sample(tiny_coco, tmp_path):
+    from benchmark.data.canonical import DatasetError, load_dataset, write_dataset
+    from benchmark.engine.train import SplitTensors
+
+    ds = load_dataset(tiny_coco)
+    table = ds.table.copy()
+    table.loc[3, "img_w"] = 0                                              # the reader's "no img_shape"
+    bad = write_dataset(tmp_path / "bad", np.asarray(ds.joints), table, ds.meta)
+    with pytest.raises(DatasetError, match=r"table\.csv: sample 'k003' has no valid image size"):
+        _kinetics_trainer(bad, tmp_path, 0.5)
+    with pytest.raises(DatasetError, match="no img_w column"):
+        SplitTensors(load_dataset(write_dataset(tmp_path / "nocol", np.asarray(ds.joints), table.drop(columns="img_w"),
+                                                ds.meta)), np.arange(3), "cpu", to_pixels=True)
+
+
+def test_pixel_options_refuse_data_they_cannot_apply_to(tiny_coco, tmp_path):
+    from benchmark.data.canonical import load_dataset
+    from benchmark.engine.config import ConfigError
+    from benchmark.engine.train import _flips_about_width, _to_pixels, augment_config
+
+    ds = load_dataset(tiny_coco)
+    off = _spec_of(_kinetics_config(), "kinetics_default_natural", "brl_official")
+    assert _to_pixels(off, ds) and _flips_about_width(off, ds)
+    assert augment_config(off, "xy+score").mode == "2d"
+    with pytest.raises(ConfigError, match="flip_mode = image.*'xyz'"):
+        augment_config(off, "xyz")                              # 3D skeletons have no image width
+    no_restore = RunSpec.from_dict({**off.to_dict(), "pipeline": {}})
+    with pytest.raises(ConfigError, match="flip_mode = image.*pipeline.normalize: none"):
+        _flips_about_width(no_restore, ds)                      # would mirror normalised data about W
+    ds.meta.normalized = "stgcn_center"
+    with pytest.raises(ConfigError, match="can only undo PreNormalize2D"):
+        _to_pixels(off, ds)
+    with pytest.raises(ConfigError, match="only 'none'"):
+        _to_pixels(RunSpec.from_dict({**off.to_dict(), "pipeline": {"normalize": "prenorm2d"}}), ds)
+    with pytest.raises(ConfigError, match="unknown key"):
+        _to_pixels(RunSpec.from_dict({**off.to_dict(), "pipeline": {"normalise": "none"}}), ds)
 
 
 def test_random_test_clips_differ_from_the_deterministic_ones(tiny_coco):

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from benchmark.data.canonical import DatasetError
-from benchmark.data.normalize import (align_to, normalize_dataset, normalize_sample, prenorm3d,
-                                      rotation_matrix)
+from benchmark.data.normalize import (align_to, image_shapes, normalize_dataset, normalize_sample, prenorm2d_to_pixels,
+                                      prenorm3d, rotation_matrix)
 from benchmark.data.readers import RawDataset
 from benchmark.graphs import get_layout
 
@@ -140,3 +140,46 @@ def test_normalize_dataset_per_row_image_shape():
                       samples=[np.concatenate([np.zeros((1, 2, 25, 3)), _person(3)[None]], 1).astype(np.float32)],
                       table=pd.DataFrame({"name": ["s"], "label": [0], "default": ["train"]}))
     assert normalize_dataset(raw3, "prenorm3d").samples[0].shape == (1, 3, 25, 3)
+
+
+# ------------------------------------------------------------- F16: pixel coordinates at load time
+def test_prenorm2d_to_pixels_hand_computed():
+    """The released K400 pipeline sees pixels: x = x′·w/2 + w/2, y = y′·h/2 + h/2, per video."""
+    x = np.zeros((2, 1, 1, 17, 3), np.float32)                      # (N, M, T, V, C)
+    x[0, 0, 0, 0] = [0.0, 0.0, 0.9]                                 # image centre of 640 × 480: (320, 240)
+    x[0, 0, 0, 1] = [-0.5, 0.25, 0.6]                               # (160, 300)
+    x[0, 0, 0, 2] = [0.0, 0.0, 0.01]                                # dropped by prenorm2d (score ≤ 0.01): stays 0
+    x[1, 0, 0, 0] = [1.0, -1.0, 0.7]                                # 1280 × 720: right edge, top (1280, 0)
+    x[1, 0, 0, 1] = [-0.75, 0.5, 0.3]                               # (160, 540)
+    hw = np.array([[480, 640], [720, 1280]])
+    y = prenorm2d_to_pixels(x, hw)
+    np.testing.assert_allclose(y[0, 0, 0, 0], [320, 240, 0.9], rtol=1e-6)
+    np.testing.assert_allclose(y[0, 0, 0, 1], [160, 300, 0.6], rtol=1e-6)
+    np.testing.assert_allclose(y[0, 0, 0, 2], [0, 0, 0.01], rtol=1e-6)
+    np.testing.assert_allclose(y[1, 0, 0, 0], [1280, 0, 0.7], rtol=1e-6)
+    np.testing.assert_allclose(y[1, 0, 0, 1], [160, 540, 0.3], rtol=1e-6)
+    assert (y[:, :, :, 3:] == 0).all() and y.dtype == np.float32     # zero padding (score 0) stays zero
+    assert x[0, 0, 0, 0, 0] == 0.0                                  # input untouched
+
+
+def test_prenorm2d_to_pixels_inverts_normalize_dataset():
+    rng = np.random.default_rng(3)
+    raw_px = [np.concatenate([rng.uniform(1, 600, (2, 5, 17, 2)), rng.uniform(0.02, 1, (2, 5, 17, 1))], -1)
+              .astype(np.float32) for _ in range(2)]
+    table = pd.DataFrame({"name": ["a", "b"], "label": [0, 1], "default": ["train", "test"],
+                          "img_h": [360, 480], "img_w": [640, 854]})
+    raw = RawDataset(dataset="k", layout="coco17", num_classes=2, benchmarks=["default"], samples=raw_px, table=table)
+    prepared = np.stack(normalize_dataset(raw, "prenorm2d").samples)
+    back = prenorm2d_to_pixels(prepared, image_shapes(table, np.arange(2), "k/table.csv"))
+    np.testing.assert_allclose(back, np.stack(raw_px), rtol=1e-5, atol=1e-3)
+
+
+def test_image_shapes_name_the_sample_without_a_size():
+    table = pd.DataFrame({"name": ["vidA", "vidB"], "img_h": [360, 0], "img_w": [640, 0]})
+    np.testing.assert_array_equal(image_shapes(table, np.array([0]), "t.csv"), [[360, 640]])
+    with pytest.raises(DatasetError, match=r"t\.csv: sample 'vidB' has no valid image size"):
+        image_shapes(table, np.array([0, 1]), "t.csv")
+    with pytest.raises(DatasetError, match=r"t\.csv: no img_h/img_w column"):
+        image_shapes(table[["name"]], np.array([0]), "t.csv")
+    with pytest.raises(DatasetError, match="expects"):
+        prenorm2d_to_pixels(np.zeros((2, 17, 3)), np.ones((3, 2)))

@@ -206,6 +206,50 @@ def test_2d_flip_mirrors_x_permutes_joints_and_keeps_score():
     assert torch.equal(y[..., 1:], x[..., perm, 1:])                      # y and the score untouched
 
 
+def test_image_flip_mirrors_pixels_about_each_width_and_keeps_zeros():
+    """pyskl Flip (released K400 pipeline): x ← W − x where x ≠ 0, W per video, then the swap."""
+    x = torch.zeros(2, 1, 1, 17, 3)
+    x[0, 0, 0, 1] = torch.tensor([100., 50., 0.9])                   # left eye of a 640-wide video
+    x[0, 0, 0, 2] = torch.tensor([120., 60., 0.8])                   # right eye
+    x[0, 0, 0, 0] = torch.tensor([0., 70., 0.2])                     # x = 0: not mirrored (pyskl)
+    x[1, 0, 0, 1] = torch.tensor([1000., 10., 0.5])                  # 1920-wide video, not flipped
+    flip = torch.tensor([True, False])
+    mats, _ = T.augment_params(2, T.AugmentConfig(mode="2d", flip_p=1.0), torch.Generator().manual_seed(0))
+    mats[1] = torch.eye(3)
+    aug = T.image_flip((mats, flip), torch.tensor([640., 1920.]))
+    assert torch.equal(aug[2], torch.tensor([640., 0.]))
+    y = T.apply_augmentation(x, aug, COCO17, "xy+score")
+    assert torch.equal(y[0, 0, 0, 2], torch.tensor([540., 50., 0.9]))      # left eye → right slot, 640 − 100
+    assert torch.equal(y[0, 0, 0, 1], torch.tensor([520., 60., 0.8]))      # right eye → left slot, 640 − 120
+    assert torch.equal(y[0, 0, 0, 0], torch.tensor([0., 70., 0.2]))
+    assert torch.equal(y[0, 0, 0, 3:], torch.zeros(14, 3))                 # zero padding stays zero
+    assert torch.equal(y[1], x[1])                                          # unflipped sample untouched
+    # flipping twice about the same width gives the input back
+    assert torch.equal(T.apply_augmentation(y, aug, COCO17, "xy+score"), x)
+    with pytest.raises(T.TransformError, match="widths"):
+        T.image_flip((mats, flip), torch.tensor([640.]))
+    with pytest.raises(T.TransformError, match="optional"):
+        T.apply_augmentation(x, (mats, flip, torch.zeros(3)), COCO17, "xy+score")
+
+
+def test_image_flip_bones_and_motion_equal_the_flip_of_the_full_sequence():
+    """make_clips applies the pixel flip before the stream, as pyskl's Flip precedes GenSkeFeat."""
+    gen = torch.Generator().manual_seed(4)
+    joints = torch.rand(3, 2, 9, 17, 3, generator=gen) * 500 + 1
+    joints[:, 1, 5:] = 0                                             # the second person leaves: zeros
+    frames = torch.tensor([9, 7, 5])
+    idx = torch.randint(0, 9, (3, 4), generator=gen)
+    aug = T.image_flip(T.augment_params(3, T.AugmentConfig(mode="2d", flip_p=0.5), gen),
+                       torch.tensor([640., 854., 1280.]))
+    for stream in ("j", "b", "jm", "bm"):
+        got = T.make_clips(joints, frames, idx, stream, COCO17, aug, coords="xy+score")
+        for i in range(3):
+            full = T.apply_augmentation(joints[i:i + 1, :, : int(frames[i])], tuple(a[i:i + 1] for a in aug),
+                                        COCO17, "xy+score")[0]
+            ref = T.modality(full, stream, COCO17, "xy+score")[:, idx[i] % int(frames[i])]
+            torch.testing.assert_close(got[i], ref, rtol=0, atol=1e-4)
+
+
 # ------------------------------------------------------------------------- make_clips ≡ official
 
 def _official_order(joints, frames, idx, stream, layout, aug, coords):

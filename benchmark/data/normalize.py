@@ -11,6 +11,10 @@ Modes:
   where score = 0.
 - ``ctrgcn_minmax``: CTR-GCN's NW-UCLA feeder normalisation (docs/datasets.md).
 - ``none``: unchanged (cast to float32).
+
+Load time (not a prepare mode): :func:`prenorm2d_to_pixels` maps ``prenorm2d``-prepared samples back
+to pixel coordinates for runs whose spec says ``pipeline.normalize: none`` (the released Kinetics
+pipeline, docs/fidelity.md F16), so one prepared dataset serves both fidelity presets.
 """
 from __future__ import annotations
 
@@ -137,6 +141,52 @@ def prenorm2d(x: np.ndarray, img_shape: Tuple[int, int] = (1080, 1920), score_th
     x[..., 1] = (x[..., 1] - h / 2) / (h / 2)
     if x.shape[-1] >= 3:
         x[..., :2][x[..., 2] <= score_thr] = 0.0
+    return x
+
+
+def image_shapes(table, rows: np.ndarray, source: str) -> np.ndarray:
+    """(h, w) of the given table rows as a float64 array (len(rows), 2), from the ``img_h`` /
+    ``img_w`` columns the 2D readers write (docs/datasets.md: the pyskl pickles' ``img_shape``).
+
+    A missing column or a non-positive size stops with a :class:`DatasetError` naming ``source``
+    (the table's file) and the first such sample: the pixel coordinates of a video cannot be
+    restored, nor flipped about its width, without the video's own size."""
+    missing = [c for c in ("img_h", "img_w") if c not in table.columns]
+    if missing:
+        raise DatasetError(f"{source}: no {'/'.join(missing)} column: the image size of each video is needed "
+                           "to work in pixel coordinates (prepare the data with a 2D reader that records it, "
+                           "e.g. pyskl_hrnet)")
+    rows = np.asarray(rows, dtype=np.int64)
+    hw = table[["img_h", "img_w"]].to_numpy(dtype=np.float64)[rows]
+    bad = np.flatnonzero(~(hw > 0).all(axis=1))
+    if len(bad):
+        r = int(rows[bad[0]])
+        raise DatasetError(f"{source}: sample '{table['name'].iloc[r]}' has no valid image size "
+                           f"(img_h = {hw[bad[0], 0]:g}, img_w = {hw[bad[0], 1]:g}); its video's img_shape "
+                           "is needed to work in pixel coordinates")
+    return hw
+
+
+def prenorm2d_to_pixels(joints: np.ndarray, img_hw: np.ndarray, score_thr: float = 0.01) -> np.ndarray:
+    """Undo :func:`prenorm2d` on prepared samples: x = x′·w/2 + w/2, y = y′·h/2 + h/2.
+
+    The released BRL Kinetics pipeline feeds the HRNet skeletons' *pixel* coordinates to the network
+    (no PreNormalize2D; docs/fidelity.md F16, docs/training.md), while the suite prepares a
+    dataset once, with ``prenorm2d``. The map is affine per sample, so it is inverted exactly (up
+    to float32 rounding) on every joint prenorm2d kept, i.e. with score > ``score_thr``. Joints at
+    or below it were set to (0, 0) and their pixels are lost: they stay (0, 0), which the released
+    flip also leaves in place (it only mirrors x ≠ 0); zero padding (score 0) stays zero too.
+
+    joints: (N, …, C ≥ 3) with (x, y, score) first; img_hw: (N, 2) per-sample (h, w), e.g. from
+    :func:`image_shapes`. Returns a new float32 array."""
+    x = np.array(joints, dtype=np.float32)
+    hw = np.asarray(img_hw, dtype=np.float64)
+    if x.ndim < 2 or x.shape[-1] < 3 or hw.shape != (x.shape[0], 2):
+        raise DatasetError(f"prenorm2d_to_pixels expects (N, ..., C >= 3) joints with (N, 2) image sizes, "
+                           f"got {x.shape} and {hw.shape}")
+    half = (hw[:, ::-1] / 2.0).reshape((x.shape[0],) + (1,) * (x.ndim - 2) + (2,))     # (w/2, h/2) per sample
+    kept = x[..., 2:3] > score_thr
+    x[..., :2] = np.where(kept, x[..., :2] * half + half, 0.0)
     return x
 
 

@@ -40,6 +40,9 @@ Augmentation modes (:class:`AugmentConfig`):
   x ← W − x becomes x ← −x (zero joints stay zero because it is linear), followed by the joint
   permutation. No scale, no rotation. The mirror is encoded in the returned matrix
   (diag(−1, 1, 1) on flipped samples), so :func:`make_clips` needs no special case.
+  On *pixel* coordinates (``augment.flip_mode = image``, the released Kinetics pipeline) the flip is
+  about the image centre, not the origin: :func:`image_flip` adds each flipped sample's width W to
+  the mirrored x of its non-zero joints, i.e. x ← W − x where x ≠ 0, as pyskl's ``Flip`` does.
 
 torch is imported lazily inside the tensor functions, so importing this module (e.g. for the numpy
 samplers at parse time) stays light.
@@ -430,30 +433,57 @@ def modality(x: "torch.Tensor", stream: str, layout: Layout, coords: str = "xyz"
     return _motion(f, nxt, last, coords)
 
 
-def apply_augmentation(x: "torch.Tensor", aug: Optional[Tuple["torch.Tensor", "torch.Tensor"]],
+def image_flip(aug: Tuple["torch.Tensor", "torch.Tensor"], widths: "torch.Tensor"):
+    """The image-space flip of pixel coordinates (docs/training.md, docs/fidelity.md F16; pyskl's
+    ``Flip``, used by the released K400 config): x ← W − x for every joint with x ≠ 0, W the flipped
+    sample's own image width, then the left/right joint swap.
+
+    ``aug`` = (matrices, flip_mask) of :func:`augment_params` in mode "2d", whose matrices already
+    mirror x (x ← −x) on flipped samples; this adds the per-sample x shift W on those samples (0 on
+    the others), which :func:`apply_augmentation` applies to non-zero x only, so padding and
+    dropped joints stay at 0 as in pyskl. widths: (B,) image widths in pixels, > 0.
+    Returns (matrices, flip_mask, x_shift)."""
+    import torch
+
+    mats, flip = aug
+    widths = torch.as_tensor(widths, device=flip.device)
+    if widths.shape != flip.shape:
+        raise TransformError(f"image_flip: {tuple(widths.shape)} widths for a batch of {tuple(flip.shape)}")
+    return mats, flip, torch.where(flip, widths.to(torch.float32), torch.zeros((), device=flip.device))
+
+
+def apply_augmentation(x: "torch.Tensor", aug: Optional[Tuple["torch.Tensor", ...]],
                        layout: Layout, coords: str = "xyz") -> "torch.Tensor":
-    """Apply per-sample (matrices (B,3,3), flip_mask (B,)) to x (B, ..., V, C).
+    """Apply per-sample (matrices (B,3,3), flip_mask (B,)[, x_shift (B,)]) to x (B, ..., V, C).
 
     Coordinates: p′ = M·p on the 3 channels ("xyz") or the xy channels with the 2×2 block of M
-    ("xy+score", "xy"; a score channel is never touched). Flipped samples then get new joint
-    v = old joint flip[v]. Both commute (one acts on channels, the other on joints), and both are
-    linear, so joints that are exactly zero stay zero.
+    ("xy+score", "xy"; a score channel is never touched). With an ``x_shift`` (from
+    :func:`image_flip`) x′ ← x′ + shift on the joints whose input x ≠ 0, so a mirror about the
+    origin becomes one about the image centre. Flipped samples then get new joint v = old joint
+    flip[v]. Both commute (one acts on channels, the other on joints); the linear map keeps
+    exactly-zero joints at zero and the shift skips them.
     """
     import torch
 
     if aug is None:
         return x
-    mats, flip = aug
+    mats, flip = aug[:2]
+    shift = aug[2] if len(aug) > 2 else None
     b = x.shape[0]
-    if mats.shape != (b, 3, 3) or flip.shape != (b,):
-        raise TransformError(f"augmentation parameters have shapes {tuple(mats.shape)}, {tuple(flip.shape)}; "
-                             f"expected ({b}, 3, 3) and ({b},) for a batch of {b}")
+    if mats.shape != (b, 3, 3) or flip.shape != (b,) or (shift is not None and shift.shape != (b,)):
+        raise TransformError(f"augmentation parameters have shapes {[tuple(a.shape) for a in aug]}; "
+                             f"expected ({b}, 3, 3), ({b},) and an optional ({b},) for a batch of {b}")
     mats = mats.to(device=x.device, dtype=x.dtype)
     flip = flip.to(device=x.device)
     nc = _geo_channels(coords)
     lead = x.shape[1:-1]
     flat = x.reshape(b, -1, x.shape[-1])                               # (B, P, C)
     geo = torch.bmm(flat[..., :nc], mats[:, :nc, :nc].transpose(1, 2))   # row vectors: p′ᵀ = pᵀ·Mᵀ
+    if shift is not None:
+        # pyskl mirrors only x != 0: a zero x is padding or a dropped joint, not the image's left edge
+        gx = geo[..., :1]
+        moved = gx + shift.to(device=x.device, dtype=x.dtype)[:, None, None]
+        geo = torch.cat([torch.where(flat[..., :1] != 0, moved, gx), geo[..., 1:]], dim=-1)
     flat = torch.cat([geo, flat[..., nc:]], dim=-1) if nc < x.shape[-1] else geo
     out = flat.reshape(b, *lead, x.shape[-1])
     if x.shape[-2] != layout.num_node:
@@ -466,7 +496,7 @@ def apply_augmentation(x: "torch.Tensor", aug: Optional[Tuple["torch.Tensor", "t
 
 
 def make_clips(joints: "torch.Tensor", frames: "torch.Tensor", idx: "torch.Tensor", stream: str,
-               layout: Layout, aug: Optional[Tuple["torch.Tensor", "torch.Tensor"]],
+               layout: Layout, aug: Optional[Tuple["torch.Tensor", ...]],
                coords: str = "xyz", pre_stream=None) -> "torch.Tensor":
     """Build a batch of clips (B, M, L, V, C) from padded sequences (docs/training.md).
 
@@ -477,7 +507,8 @@ def make_clips(joints: "torch.Tensor", frames: "torch.Tensor", idx: "torch.Tenso
             modulo ``frames`` here too.
         stream: j, b, k, jm, bm, km.
         layout: the dataset's joint layout (pairs and flip permutation).
-        aug: (matrices, flip_mask) from :func:`augment_params`, or None for no augmentation.
+        aug: (matrices, flip_mask) from :func:`augment_params`, with an x shift from
+            :func:`image_flip` for pixel coordinates, or None for no augmentation.
         coords: "xyz", "xy+score" or "xy" (the dataset's meta ``coords``).
         pre_stream: optional callable applied to the augmented joints (B, M, L or 2L, V, C) before
             the stream is computed (RPM with ``rpm_stage = joints``). For motion streams the

@@ -24,7 +24,9 @@ class ConfigError(ValueError):
 
 
 TEST_SAMPLING = ("deterministic", "random")
-FLIP_MODES = ("permute", "mirror")
+FLIP_MODES = ("permute", "mirror", "image")
+#: run-spec ``pipeline`` keys, applied when a run loads its prepared data (benchmark.engine.train)
+PIPELINE_KEYS = ("center_joint", "normalize")
 
 
 class NonFiniteLossError(ConfigError, FloatingPointError):
@@ -96,6 +98,9 @@ class AugmentSpec:
     flip_p: float = 0.5
     #: "permute": swap left/right joint indices only, as the official code does; "mirror": also
     #: negate x of the flipped sample (an ablation: the paper only says "flip"). 3D data only.
+    #: (2D data always mirror x: about the origin of the normalised coordinates with "permute".)
+    #: "image": 2D pixel coordinates only, x ← W − x for x ≠ 0 with W the sample's image width,
+    #: then the joint swap: the released Kinetics pipeline's flip (docs/fidelity.md F16).
     flip_mode: str = "permute"
 
     def __post_init__(self) -> None:
@@ -124,7 +129,9 @@ class RunSpec:
     recipe: Optional[str] = None
     #: data-pipeline options applied at load time: ``center_joint`` = "last" or an index re-centres
     #: the prepared (PreNormalize3D) joints on that joint (the shipped transform's centring for
-    #: non-NTU layouts, flag F18)
+    #: non-NTU layouts, flag F18); ``normalize`` = "none" trains on pixel coordinates, mapping
+    #: PreNormalize2D-prepared joints back with each video's image size (the released Kinetics
+    #: pipeline, F16)
     pipeline: Dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ (de)serialisation

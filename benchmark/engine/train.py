@@ -23,7 +23,7 @@ from benchmark.data.splits import read_split_list
 from benchmark.data import transforms as T
 from benchmark.data.validation import build_validation
 from benchmark.engine.checkpoint import clean_partial_writes, load_resumable, safe_torch_load
-from benchmark.engine.config import ConfigError, NonFiniteLossError, RunSpec, cosine_lr
+from benchmark.engine.config import PIPELINE_KEYS, ConfigError, NonFiniteLossError, RunSpec, cosine_lr
 from benchmark.engine.identity import identify, resolved_spec
 from benchmark.engine.loop import SingleModel, progress_bar, run_epochs
 from benchmark.engine.record import run_record
@@ -67,10 +67,14 @@ def _step_generator(seed: int, step: int, device: torch.device, salt: int = 0) -
 # --------------------------------------------------------------------------- data
 
 class SplitTensors:
-    """One split on the device: joints (N, M, T, V, C), frames (N,), labels (N,)."""
+    """One split on the device: joints (N, M, T, V, C), frames (N,), labels (N,), and the image
+    widths (N,) when ``widths`` (the image-space flip of pixel coordinates needs them).
+
+    ``center_joint`` re-centres PreNormalize3D data (F18); ``to_pixels`` maps PreNormalize2D data
+    back to pixel coordinates with each video's image size (F16, ``pipeline.normalize: none``)."""
 
     def __init__(self, ds: CanonicalDataset, indices: np.ndarray, device: torch.device,
-                 center_joint: Optional[int] = None):
+                 center_joint: Optional[int] = None, to_pixels: bool = False, widths: bool = False):
         self.indices = np.asarray(indices)
         self.coords = ds.meta.coords
         self.names = ds.table["name"].to_numpy()[self.indices]
@@ -88,6 +92,14 @@ class SplitTensors:
         if center_joint is not None:                          # F18: another PreNormalize3D centre
             from benchmark.data.normalize import recenter
             block = recenter(block, center_joint, old_center=ds.layout.norm_center)
+        self.widths_t = None
+        if to_pixels or widths:
+            from benchmark.data.normalize import image_shapes, prenorm2d_to_pixels
+            hw = image_shapes(ds.table, self.indices, f"{ds.root}/table.csv")     # rows in block order
+            if to_pixels:                                     # F16: the released K400 pipeline sees pixels
+                block = prenorm2d_to_pixels(block, hw)
+            if widths:
+                self.widths_t = torch.from_numpy(hw[:, 1].astype(np.float32)).to(device)
         self.joints = torch.from_numpy(block).to(device)
         self.frames_t = torch.from_numpy(self.frames).to(device)
         self.labels_t = torch.from_numpy(self.labels).to(device)
@@ -162,16 +174,55 @@ def _accuracies(probs: np.ndarray, labels: np.ndarray) -> Tuple[float, float]:
 
 def augment_config(spec: RunSpec, coords: str) -> "T.AugmentConfig":
     """The per-sample augmentation of a run: 3D (scale, rotation, flip) or 2D (image-space flip);
-    ``augment.flip_mode = mirror`` also negates x of flipped 3D samples."""
+    ``augment.flip_mode = mirror`` also negates x of flipped 3D samples; ``image`` (2D only) is the
+    2D flip about each sample's image centre (the width shift is added per batch, :func:`T.image_flip`)."""
+    if spec.augment.flip_mode == "image" and T.aug_mode(coords) != "2d":
+        raise ConfigError(f"augment.flip_mode = image flips 2D pixel coordinates about the image width; this "
+                          f"dataset's coordinates are '{coords}' (use permute or mirror)")
     return T.AugmentConfig(scale=spec.augment.scale, rotate=spec.augment.rotate, flip_p=spec.augment.flip_p,
                            mode=T.aug_mode(coords), mirror=spec.augment.flip_mode == "mirror")
 
 
+def _check_pipeline_keys(spec: RunSpec) -> None:
+    unknown = sorted(set(spec.pipeline) - set(PIPELINE_KEYS))
+    if unknown:
+        raise ConfigError(f"run spec pipeline: unknown key(s) {unknown}; known: {list(PIPELINE_KEYS)}")
+
+
+def _to_pixels(spec: RunSpec, ds: CanonicalDataset) -> bool:
+    """F16: whether the run maps PreNormalize2D-prepared joints back to pixels.
+
+    ``pipeline.normalize: none`` asks for the prepared data's raw coordinates, as the released
+    Kinetics pipeline uses them (docs/fidelity.md F16). Data prepared with ``none`` already are;
+    ``prenorm2d`` is inverted at load time (an affine map per video); nothing else can be undone."""
+    _check_pipeline_keys(spec)
+    mode = spec.pipeline.get("normalize")
+    if mode is None:
+        return False
+    if mode != "none":
+        raise ConfigError(f"pipeline.normalize = {mode!r}: only 'none' (train on raw coordinates) is supported")
+    if ds.meta.normalized not in ("none", "prenorm2d"):
+        raise ConfigError(f"pipeline.normalize: none can only undo PreNormalize2D ('prenorm2d'); {ds.root} was "
+                          f"prepared with '{ds.meta.normalized}'")
+    return ds.meta.normalized == "prenorm2d"
+
+
+def _flips_about_width(spec: RunSpec, ds: CanonicalDataset) -> bool:
+    """F16: whether the flip is the image-space one about each video's width (``augment.flip_mode:
+    image``), which is only meaningful on pixel coordinates: a mirror about x = W/2 of data already
+    centred on the image would move every joint off by W."""
+    if spec.augment.flip_mode != "image":
+        return False
+    if ds.meta.normalized != "none" and spec.pipeline.get("normalize") != "none":
+        raise ConfigError(f"augment.flip_mode = image mirrors pixel coordinates about the image width, but "
+                          f"{ds.root} holds '{ds.meta.normalized}'-normalised coordinates: add pipeline.normalize: "
+                          "none (for prenorm2d data) or prepare the dataset with normalize: none")
+    return True
+
+
 def _center_joint(spec: RunSpec, ds: CanonicalDataset) -> Optional[int]:
     """F18: ``pipeline.center_joint`` ("last" or an index) for prepared 3D data, else None."""
-    unknown = sorted(set(spec.pipeline) - {"center_joint"})
-    if unknown:
-        raise ConfigError(f"run spec pipeline: unknown key(s) {unknown}; known: ['center_joint']")
+    _check_pipeline_keys(spec)
     c = spec.pipeline.get("center_joint")
     if c is None:
         return None
@@ -253,8 +304,8 @@ class RunTrainer:
         self.ds = ds = dataset if dataset is not None else load_dataset(data_dir)
         self.split_path = split_path = Path(split_file) if split_file else None
         train_idx, test_idx = resolve_split(ds, spec.benchmark, split_path)
-        center = _center_joint(spec, ds)
-        self.train = SplitTensors(ds, train_idx, dev, center)
+        center, pixels = _center_joint(spec, ds), _to_pixels(spec, ds)
+        self.train = SplitTensors(ds, train_idx, dev, center, pixels, widths=_flips_about_width(spec, ds))
         empty = np.flatnonzero(np.bincount(self.train.labels, minlength=ds.meta.num_classes) == 0)
         if len(empty):
             print(f"[train] warning: {split_path or 'the training split'}: {len(empty)} class(es) have no training "
@@ -297,8 +348,8 @@ class RunTrainer:
                   file=sys.stderr)
         else:
             print(f"[train] starting run {self.run_id} from scratch", file=sys.stderr)
-        self.test = SplitTensors(ds, test_idx, dev, center)
-        self.val = SplitTensors(ds, val_idx, dev, center) if val_idx is not None else None
+        self.test = SplitTensors(ds, test_idx, dev, center, pixels)
+        self.val = SplitTensors(ds, val_idx, dev, center, pixels) if val_idx is not None else None
 
     # ------------------------------------------------------------------ one epoch
     def epoch_order(self, epoch: int) -> torch.Tensor:
@@ -318,6 +369,8 @@ class RunTrainer:
         frames_b = train.frames_t[bt]
         fidx = T.train_frame_indices_device(frames_b, sch.clip_len, gen)
         aug = T.augment_params(hi - lo, self.aug_cfg, gen, self.dev) if spec.augment.enabled else None
+        if aug is not None and train.widths_t is not None:     # F16: flip about each video's own width
+            aug = T.image_flip(aug, train.widths_t[bt])
         yb = train.labels_t[bt]
         if getattr(method, "mix_stage", "input") == "joints":
             # mix the (augmented) joints before the stream is computed (rpm_stage = joints)
