@@ -59,8 +59,11 @@ demo: setup
 	$(SNAKEMAKE) --cores $(CORES) --resources gpu=$(GPUS) $(DEMO_FLAGS)
 	@echo "Report: $(CURDIR)/reports/$(or $(DEMO_EXPERIMENT),demo)/index.html"
 
+# the suite runs on every core (pytest-xdist); a module's tests stay on one worker, so each module's
+# shared workflow run happens once (make test TEST_WORKERS=0 runs it in one process)
+TEST_WORKERS ?= auto
 test: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
 
 lint: setup
 	$(SNAKEMAKE) --lint --workflow-profile none

@@ -2,9 +2,11 @@
 once per session for every test that asserts on its outputs (plain helpers: tests/helpers.py)."""
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -33,15 +35,37 @@ def tiny_dataset(tmp_path) -> Path:
     return write_tiny_dataset(tmp_path)
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder ``name``, filled by ``build(folder)`` once per test session: under pytest-xdist the
+    first worker that asks builds it while the others wait on a lock, then every worker reads the
+    same folder (without xdist it is an ordinary session folder). A failed build leaves no mark, so
+    the next worker that asks tries again and fails with its own message."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of this session
+    folder, done = base / name, base / f"{name}.done"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _run_tiny_workflow(wd: Path) -> None:
+    shutil.copy(TINY_CONFIG, wd / "tiny.yaml")
+    snakemake([*LOCAL_RUN, "--configfile", wd / "tiny.yaml"], cwd=wd, timeout=1200)
+
+
 @pytest.fixture(scope="session")
 def tiny_workflow(tmp_path_factory):
     """tests/data/tiny.yaml run once to the end (synthetic data → split → train, 2 methods × 2
-    streams → ensemble → tables → report). Returns (work folder, config file); tests only read it."""
-    wd = tmp_path_factory.mktemp("tiny_workflow")
-    cfg = wd / "tiny.yaml"
-    shutil.copy(TINY_CONFIG, cfg)
-    snakemake([*LOCAL_RUN, "--configfile", cfg], cwd=wd, timeout=1200)
-    return wd, cfg
+    streams → ensemble → tables → report), once for all workers. Returns (work folder, config
+    file); tests only read it."""
+    wd = built_once(tmp_path_factory, "tiny_workflow", _run_tiny_workflow)
+    return wd, wd / "tiny.yaml"
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ from helpers import snakemake
 def test_snakemake_report_archive_holds_the_result_pages(tiny_workflow, tmp_path):
     workdir, cfg = tiny_workflow
     assert (workdir / "reports" / "tiny" / "index.html").exists()
-    snakemake(["--configfile", cfg, "--report", tmp_path / "report.zip"], cwd=workdir, timeout=600)
+    # --nolock: other workers may read the same shared run at the same time (conftest.built_once)
+    snakemake(["--nolock", "--configfile", cfg, "--report", tmp_path / "report.zip"], cwd=workdir, timeout=600)
     with zipfile.ZipFile(tmp_path / "report.zip") as z:
         names = z.namelist()
     assert any(n.endswith("report.html") for n in names), names            # Snakemake's own report

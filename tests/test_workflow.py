@@ -69,7 +69,7 @@ def test_tiny_end_to_end_run(tiny_workflow):
     html = (workdir / "reports" / "tiny" / "index.html").read_text()
     assert "<svg" in html and "brl" in html and "ce" in html
     # Nothing left to do: a second invocation plans no job.
-    proc = snakemake(["-n", "--configfile", str(cfg)], cwd=workdir)
+    proc = snakemake(["-n", "--nolock", "--configfile", str(cfg)], cwd=workdir)
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
