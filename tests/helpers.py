@@ -54,12 +54,77 @@ def snakemake_cmd(args: Sequence, cwd: Path, project: Optional[Path] = None) -> 
             str((project or REPO) / "Snakefile"), "--directory", str(cwd)] + [str(a) for a in args]
 
 
+def _snakemake_child(argv: list, cwd: str, env: Dict[str, str], out: str, err: str) -> None:
+    """In a child forked from the server that imported Snakemake: exactly what ``python -m snakemake
+    ARGV`` does in a fresh process (working folder, environment, import path, stdout/stderr file
+    descriptors, so the workflow's own jobs inherit them), then exit with its status."""
+    import logging
+
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    # the import path of `python -m`: the working folder first, then PYTHONPATH
+    sys.path[:0] = [cwd, *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)]
+    for fd, path in ((1, out), (2, err)):
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(handle, fd)
+        os.close(handle)
+    sys.argv = ["snakemake", *argv]
+    code = 0
+    try:
+        from snakemake.cli import main
+
+        main(argv)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _snakemake_server():
+    """A forkserver that has imported Snakemake's CLI once (about a second and a half of every call:
+    the suite runs Snakemake some seventy times), or None where processes cannot be forked or
+    LTSB_TEST_FRESH_SNAKEMAKE=1 asks for a fresh interpreter per call."""
+    import multiprocessing
+
+    if os.environ.get("LTSB_TEST_FRESH_SNAKEMAKE") == "1" or "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["snakemake.cli", "helpers"])
+    return ctx
+
+
+def _run_forked(ctx, argv: list, cwd: Path, env: Dict[str, str], timeout: int) -> subprocess.CompletedProcess:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="snakemake-call-") as tmp:
+        out, err = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
+        child = ctx.Process(target=_snakemake_child, args=(argv, str(cwd), env, out, err))
+        child.start()
+        child.join(timeout)
+        if child.is_alive():
+            child.kill()
+            child.join()
+            raise subprocess.TimeoutExpired(["snakemake", *argv], timeout)
+        with open(out, errors="replace") as o, open(err, errors="replace") as e:
+            return subprocess.CompletedProcess(["snakemake", *argv], child.exitcode, o.read(), e.read())
+
+
 def snakemake(args: Sequence, cwd: Path, timeout: int = 900, check: bool = True, project: Optional[Path] = None,
               env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
-    """Run the Snakemake CLI (the stable contract) in ``cwd``; with ``check`` a failure raises with
-    the end of its output."""
-    proc = subprocess.run(snakemake_cmd(args, cwd, project), cwd=cwd, env=env or snakemake_env(project),
-                          capture_output=True, text=True, timeout=timeout)
+    """Run the Snakemake CLI (the stable contract, ``snakemake.cli.main``) in ``cwd``, in a child
+    forked from a server that imported Snakemake once (:func:`_snakemake_server`; otherwise a fresh
+    ``python -m snakemake``); with ``check`` a failure raises with the end of its output."""
+    cmd = snakemake_cmd(args, cwd, project)
+    env = env or snakemake_env(project)
+    ctx = _snakemake_server()
+    if ctx is None:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    else:
+        proc = _run_forked(ctx, cmd[3:], cwd, env, timeout)  # cmd[3:]: the arguments after "-m snakemake"
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(map(str, args))} failed ({proc.returncode}):\n"
                              f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
