@@ -13,7 +13,6 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional, Sequence
 
-from benchmark.versions import ENGINE_VERSION  # noqa: F401  (re-exported: one place, benchmark/versions.py)
 STREAMS = ("j", "b", "k", "jm", "bm", "km")
 PRECISIONS = ("fp32", "bf16", "auto")   # auto: bf16 where the device computes it natively
 SPEED_DEFAULTS = {"precision": "fp32", "compile": False, "deterministic": False}

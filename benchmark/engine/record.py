@@ -14,8 +14,9 @@ from typing import Dict, Optional
 
 import torch
 
-from benchmark.engine.config import ENGINE_VERSION, fidelity_flags
+from benchmark.engine.config import fidelity_flags
 from benchmark.engine.selection import label as selection_label
+from benchmark.versions import ENGINE_VERSION
 
 #: meta.monitor: what the epoch log's test columns are (and are not)
 MONITOR_NOTE = ("1-clip pass on the test split after each runner epoch (epochs.csv test_*_monitor): a curve only; "
