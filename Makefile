@@ -59,9 +59,10 @@ demo: setup
 	$(SNAKEMAKE) --cores $(CORES) --resources gpu=$(GPUS) $(DEMO_FLAGS)
 	@echo "Report: $(CURDIR)/reports/$(or $(DEMO_EXPERIMENT),demo)/index.html"
 
-# the suite runs on every core (pytest-xdist); a module's tests stay on one worker, so each module's
-# shared workflow run happens once (make test TEST_WORKERS=0 runs it in one process)
-TEST_WORKERS ?= auto
+# the suite runs on every core plus one (pytest-xdist): the SLURM and kill/resume tests spend most of
+# their time waiting, and the extra worker keeps the cores busy meanwhile. A module's tests stay on
+# one worker, so each module's shared workflow run happens once (TEST_WORKERS=0: one process).
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
 

@@ -76,3 +76,18 @@ def project_clone(tmp_path_factory) -> Path:
     copy = copy_project(top / "project")
     assert not (top / "shared").exists()
     return copy
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Modules with workflow runs (marked ``slow``, then ``realdata``) first: pytest-xdist hands
+    whole modules to workers in collection order, and a long module that starts last would leave
+    the other workers idle at the end. Order within a module is kept."""
+    def rank(module) -> int:
+        marks = {m.name for item in by_module[module] for m in item.iter_markers()}
+        return 0 if "slow" in marks else 1 if "realdata" in marks else 2
+
+    by_module: dict = {}
+    for item in items:
+        by_module.setdefault(item.module, []).append(item)
+    order = sorted(by_module, key=rank)  # stable: alphabetical within a rank, as collected
+    items[:] = [item for module in order for item in by_module[module]]
