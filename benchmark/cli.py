@@ -72,7 +72,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if not isinstance(options, dict):
         raise ValueError(f"--options: expected a JSON object of reader options, got {type(options).__name__}")
     prepare_dataset(dataset_id=args.dataset, source=args.source, root=Path(args.root) if args.root else None,
-                    out_dir=Path(args.out), normalize=args.normalize, options=options)
+                    out_dir=Path(args.out), normalize=args.normalize, options=options,
+                    **({} if args.max_persons is None else {"max_persons": args.max_persons}))
     return 0
 
 
@@ -202,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--root", help="raw data folder or file")
     s.add_argument("--normalize", default="prenorm3d")
     s.add_argument("--options", help="reader options as JSON")
+    s.add_argument("--max-persons", type=int, help="person slots of the prepared array (default 2)")
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_prepare)
 

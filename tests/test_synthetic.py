@@ -300,3 +300,21 @@ def test_classes_picked_by_name_head_first():
     # single-person classes without bystanders: every sample has one person
     assert {s.shape[0] for s in r.samples} == {1}
     assert sorted(set(r.table["label"])) == [0, 1, 2]
+
+
+def test_max_persons_one_slot_and_recorded_only_when_not_default(tmp_path):
+    """max_persons sets the person slots of the prepared array; only a value other than the default 2
+    enters meta.json, so data prepared without the option keep their checksums (and run identities)."""
+    import json
+
+    from benchmark.data.canonical import load_dataset
+    from benchmark.data.prepare import prepare_dataset
+
+    opts = {"num_classes": 3, "train_per_class": 2, "test_per_class": 1, "seed": 0, "bystander_prob": 0.0}
+    one = prepare_dataset("syn", "synthetic", None, tmp_path / "one", options=opts, max_persons=1)
+    two = prepare_dataset("syn", "synthetic", None, tmp_path / "two", options=opts)
+    assert load_dataset(one).joints.shape[1] == 1 and load_dataset(two).joints.shape[1] == 2   # (N, M, T, V, C)
+    assert json.loads((tmp_path / "one" / "meta.json").read_text())["extra"]["max_persons"] == 1
+    assert "max_persons" not in json.loads((tmp_path / "two" / "meta.json").read_text())["extra"]
+    with pytest.raises(ValueError, match="max_persons must be at least 1"):
+        prepare_dataset("syn", "synthetic", None, tmp_path / "zero", options=opts, max_persons=0)

@@ -90,7 +90,17 @@ def prepare_args(wildcards):
     d = config["datasets"][wildcards.dataset]
     root = bw.dataset_root(config, wildcards.dataset) or "."
     opts = json.dumps(bw.dataset_options(config, wildcards.dataset), sort_keys=True)
-    return {"source": d["source"], "root": root, "normalize": d.get("normalize", "prenorm3d"), "options": opts}
+    args = {"source": d["source"], "root": root, "normalize": d.get("normalize", "prenorm3d"), "options": opts}
+    if d.get("max_persons") is not None:  # only when given: the params of every other dataset stay as they were
+        args["max_persons"] = int(d["max_persons"])
+    return args
+
+
+def prepare_max_persons(wildcards, input):
+    """``--max-persons N`` where the dataset names it (its value is part of prepare_args, which
+    reruns the job when it changes; this derived param only spells it for the command line)."""
+    n = config["datasets"][wildcards.dataset].get("max_persons")
+    return [] if n is None else ["--max-persons", str(int(n))]
 
 
 def _split_of(wildcards):

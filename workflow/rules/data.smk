@@ -5,6 +5,7 @@ rule prepare:
         "results/data/{dataset}/meta.json",
     params:
         args=prepare_args,
+        max_persons=prepare_max_persons,
         out="results/data/{dataset}",
     log:
         "logs/prepare/{dataset}.log",
@@ -15,7 +16,7 @@ rule prepare:
     shell:
         "python -m benchmark prepare --dataset {wildcards.dataset:q} --source {params.args[source]:q}"
         " --root {params.args[root]:q} --normalize {params.args[normalize]:q}"
-        " --options {params.args[options]:q} --out {params.out:q} > {log:q} 2>&1"
+        " --options {params.args[options]:q} {params.max_persons:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule split:
