@@ -8,7 +8,9 @@ elsewhere bf16 is emulated and several times slower than fp32). NVIDIA GPUs: com
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import platform
 import shutil
 import subprocess
@@ -78,3 +80,18 @@ def plan_precision(precision: str, use_gpu: bool) -> str:
         caps = gpu_compute_capabilities()
         return "bf16" if caps and all(c >= BF16_MIN_COMPUTE_CAPABILITY for c in caps) else "fp32"
     return "bf16" if cpu_native_bf16() else "fp32"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (a process of another user counts). A zombie
+    child of ours still answers ``kill(pid, 0)``: it is reaped here and counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    return True

@@ -25,6 +25,8 @@ import socket
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from benchmark.hostinfo import pid_alive
+
 #: relative cost of one seed inside a packed group against a separate run; orders the work list
 PACKED_SEED_COST = 0.7
 
@@ -79,16 +81,6 @@ def item_key(item: Sequence[str]) -> str:
     return item[0].replace("/", "+") + (f"+x{len(item)}" if len(item) > 1 else "")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def claim(claims_dir: Path, key: str) -> bool:
     """Claim work item ``key`` for this process: True if it is ours now. A claim file holds
     ``running|done host pid result``: a running claim whose process is gone from this host (a
@@ -107,7 +99,7 @@ def claim(claims_dir: Path, key: str) -> bool:
                 return False                  # being written by its claimer right now
             if state == "done" and (Path(result) / "metrics.json").exists():
                 return False                  # trained, and its result still waits to be taken
-            if state == "running" and (host != socket.gethostname() or _alive(int(pid))):
+            if state == "running" and (host != socket.gethostname() or pid_alive(int(pid))):
                 return False
             try:
                 path.unlink()                 # a dead claimer's: try once more (O_EXCL picks one winner)

@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from benchmark.hostinfo import pid_alive
+
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo")
 # Client commands that get a shim in <root>/bin (see LocalSlurm._write_shims).
 CLIENTS = ("srun", "sbatch", "squeue", "scontrol", "scancel", "sinfo", "sacct")
@@ -177,20 +179,6 @@ def _read_pid(path: Path) -> Optional[int]:
         return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child still answers kill(0); reap it if it is ours
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    return True
-
-
 class ClusterError(RuntimeError):
     """The cluster did not come up; the message carries the daemons' log tails."""
 
@@ -284,7 +272,7 @@ class LocalSlurm:
         deadline = time.time() + timeout
         while time.time() < deadline:
             pid = _read_pid(pidfile)
-            if pid and _alive(pid):
+            if pid and pid_alive(pid):
                 return
             time.sleep(0.2)
         raise ClusterError(f"{argv[0]} wrote no pid file {pidfile}" + self.log_tails())
@@ -304,7 +292,7 @@ class LocalSlurm:
         deadline = time.time() + timeout
         state = ""
         while time.time() < deadline:
-            dead = [f.name for f in self._pidfiles if not (_read_pid(f) and _alive(_read_pid(f)))]
+            dead = [f.name for f in self._pidfiles if not (_read_pid(f) and pid_alive(_read_pid(f)))]
             if dead:
                 raise ClusterError(f"daemon(s) exited: {', '.join(dead)}" + self.log_tails())
             p = subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], env=self.env(), capture_output=True, text=True)
@@ -366,18 +354,18 @@ class LocalSlurm:
         """Cancel the cluster's jobs, then stop the daemons started here (reverse order), by their
         pid files only."""
         ctld = _read_pid(self.spec.root / "slurmctld.pid")
-        if ctld and _alive(ctld) and (self.spec.root / "slurmctld.pid") in self._pidfiles:
+        if ctld and pid_alive(ctld) and (self.spec.root / "slurmctld.pid") in self._pidfiles:
             self.cancel_all_jobs()
         for pidfile in reversed(self._pidfiles):
             pid = _read_pid(pidfile)
-            if not pid or not _alive(pid):
+            if not pid or not pid_alive(pid):
                 continue
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
             deadline = time.time() + 15
-            while time.time() < deadline and _alive(pid):
+            while time.time() < deadline and pid_alive(pid):
                 time.sleep(0.2)
-            if _alive(pid):
+            if pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         self._pidfiles.clear()
