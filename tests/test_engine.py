@@ -60,6 +60,26 @@ def test_train_writes_outputs_and_resume_equals_uninterrupted(tiny_dataset, tmp_
     assert resumed["metrics"]["top1"] == m["top1"]
 
 
+def test_checkpoints_first_epoch_then_by_interval_and_when_stopped(tiny_dataset, tmp_path, monkeypatch):
+    """Sub-second epochs do not each pay a flushed checkpoint write: one after the first epoch, then
+    one per CHECKPOINT_INTERVAL_S, and always when the run is stopped on purpose."""
+    import benchmark.engine.train as tr
+
+    saved = []
+    real_save = tr.atomic_torch_save
+    monkeypatch.setattr(tr, "atomic_torch_save", 
+                        lambda path, obj: (path.name == "last.pt" and saved.append(obj["epoch"]), real_save(path, obj))[1])
+    spec = _spec(schedule={"runner_epochs": 4})
+    monkeypatch.setattr(tr, "CHECKPOINT_INTERVAL_S", 1e9)
+    assert tr.train_run(spec, tiny_dataset, None, tmp_path / "a", tmp_path / "ca", progress=False,
+                        stop_after_epochs=3) == {"interrupted": True, "epoch": 3}
+    assert saved == [1, 3]
+    saved.clear()
+    monkeypatch.setattr(tr, "CHECKPOINT_INTERVAL_S", 0.0)
+    tr.train_run(spec, tiny_dataset, None, tmp_path / "b", tmp_path / "cb", progress=False)
+    assert saved == [1, 2, 3, 4]
+
+
 def test_split_list_with_unknown_sample_names_the_file(tiny_dataset, tmp_path):
     from benchmark.data.canonical import DatasetError
     from benchmark.engine.train import train_run

@@ -10,7 +10,7 @@ SGD step over the stacked parameters). A stepper has:
 - ``train()``: training mode; ``epoch_orders(epoch)``: each run's sample order;
 - ``zero_losses()``: the epoch's loss accumulator on the device (one entry per run);
 - ``step(batches, step)``: forward, loss, backward, optimiser step; returns the detached loss(es);
-- ``end_epoch(epoch, loss_sum, n_losses, seconds)``: hands the epoch to the runs
+- ``end_epoch(epoch, loss_sum, n_losses, seconds, force_checkpoint)``: hands the epoch to the runs
   (``RunTrainer.end_epoch``: monitor, validation, selection, checkpoint).
 
 Every random draw comes from the runs (sampler order, per-step generators), so a run's batches do
@@ -78,8 +78,9 @@ class SingleModel:
         tr.method.after_step(tr.model, step)
         return loss.detach()
 
-    def end_epoch(self, epoch: int, loss_sum: torch.Tensor, n_losses: int, seconds: float) -> None:
-        self.trainer.end_epoch(epoch, loss_sum, n_losses, seconds)
+    def end_epoch(self, epoch: int, loss_sum: torch.Tensor, n_losses: int, seconds: float,
+                  force_checkpoint: bool = False) -> None:
+        self.trainer.end_epoch(epoch, loss_sum, n_losses, seconds, force_checkpoint)
 
 
 def run_epochs(stepper, progress: bool, stop_after_epochs: Optional[int] = None) -> Optional[int]:
@@ -108,8 +109,9 @@ def run_epochs(stepper, progress: bool, stop_after_epochs: Optional[int] = None)
             n_losses += 1
             if progress and it % 10 == 0:
                 bar.set_postfix(lr=f"{lr:.4f}", refresh=False)
-        stepper.end_epoch(epoch, loss_sum, n_losses, time.time() - t0)
         done_here += 1
-        if stop_after_epochs is not None and done_here >= stop_after_epochs:
+        stopping = stop_after_epochs is not None and done_here >= stop_after_epochs
+        stepper.end_epoch(epoch, loss_sum, n_losses, time.time() - t0, force_checkpoint=stopping)
+        if stopping:
             return epoch + 1
     return None

@@ -206,14 +206,15 @@ class PackedModels:
         self.optimizer.step()
         return losses.detach()
 
-    def end_epoch(self, epoch: int, loss_sum: torch.Tensor, n_losses: int, seconds: float) -> None:
+    def end_epoch(self, epoch: int, loss_sum: torch.Tensor, n_losses: int, seconds: float,
+                  force_checkpoint: bool = False) -> None:
         from benchmark.models.packing import unpack_momentum
 
         seconds /= len(self.trainers)
         self.packed.store_models(self.models)
         unpack_momentum(self.packed, self.optimizer, [t.optimizer for t in self.trainers], self.models)
         for p, t in enumerate(self.trainers):
-            t.end_epoch(epoch, loss_sum[p], n_losses, seconds)
+            t.end_epoch(epoch, loss_sum[p], n_losses, seconds, force_checkpoint)
 
 
 def train_packed(specs: Sequence[RunSpec], data_dir: Path, split_file: Optional[Path], out_dirs: Sequence[Path],

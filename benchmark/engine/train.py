@@ -32,6 +32,8 @@ from benchmark.models.speed import autocast, speed_setup, training_options
 from benchmark.io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 
 
+#: at most one checkpoint per this many seconds after the first (RunTrainer.end_epoch)
+CHECKPOINT_INTERVAL_S = 10.0
 #: epochs.csv: the test-split pass is a monitor (a curve), the val_* columns are the held-out split
 EPOCH_COLUMNS = ["epoch", "step", "loss", "lr", "test_top1_monitor", "test_balanced_acc_monitor", "val_top1",
                  "val_balanced_acc", "seconds"]
@@ -337,6 +339,7 @@ class RunTrainer:
         self.ckpt_path = self.ckpt_dir / "last.pt"
         state = load_resumable(self.ckpt_path, self.run_id, dev, model=self.model)
         self.train_seconds = 0.0
+        self._last_checkpoint: Optional[float] = None      # time of this process's last checkpoint
         if state is not None:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -385,9 +388,16 @@ class RunTrainer:
         x = T.make_clips(train.joints[bt], frames_b, fidx, spec.stream, self.layout, aug, coords=train.coords)
         return method.transform_batch(x, yb, step, gen)
 
-    def end_epoch(self, epoch: int, loss_sum: torch.Tensor, n_losses: int, seconds: float) -> Dict:
+    def end_epoch(self, epoch: int, loss_sum: torch.Tensor, n_losses: int, seconds: float,
+                  force_checkpoint: bool = False) -> Dict:
         """Close runner epoch ``epoch`` (0-based): the epoch's one host read of the loss, the
-        monitor and validation passes, the selection tracker, and the atomic checkpoint."""
+        monitor and validation passes, the selection tracker, and the atomic checkpoint.
+
+        The checkpoint is written after the first epoch of this process, then whenever
+        :data:`CHECKPOINT_INTERVAL_S` have passed since the last one, and when ``force_checkpoint``
+        (an interruption on purpose). Long epochs are therefore all checkpointed; epochs of a fraction
+        of a second (the demo's) do not pay a flushed write each: a kill loses at most that interval
+        of training, and resuming from any epoch gives the same run."""
         ctx, sch = self.ctx, self.sch
         epoch_loss = float(loss_sum) / n_losses if n_losses else float("nan")   # the epoch's one sync
         if n_losses and not math.isfinite(epoch_loss):
@@ -406,16 +416,24 @@ class RunTrainer:
                 row["val_top1"], row["val_balanced_acc"] = _accuracies(p, self.val.labels)
             self.tracker.update(epoch + 1, row, self.model.state_dict())
         self.log.append(row)
+        now = time.time()
+        if not (force_checkpoint or self._last_checkpoint is None or now - self._last_checkpoint >= CHECKPOINT_INTERVAL_S):
+            self._print_epoch(epoch, row)
+            return row
         atomic_torch_save(self.ckpt_path, {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                                            "epoch": epoch + 1, "log": self.log, "config_hash": self.spec.config_hash,
                                            "run_id": self.run_id, "train_seconds": self.train_seconds,
                                            "selection": self.tracker.state_dict()})
+        self._last_checkpoint = time.time()
+        self._print_epoch(epoch, row)
+        return row
+
+    def _print_epoch(self, epoch: int, row: Dict) -> None:
         # "[train] epoch E/N" starts the line (log readers and the SLURM test look for it); the seed
         # tells the runs of a packed job apart
-        print(f"[train] epoch {epoch + 1}/{ctx.runner_epochs} loss {row['loss']:.4f} "
+        print(f"[train] epoch {epoch + 1}/{self.ctx.runner_epochs} loss {row['loss']:.4f} "
               f"test monitor top1 {row['test_top1_monitor']} val bacc {row['val_balanced_acc']} "
               f"(seed {self.spec.seed})", file=sys.stderr)
-        return row
 
     # ------------------------------------------------------------------ the end
     def finish(self, extra_meta: Optional[Dict] = None) -> Dict:
