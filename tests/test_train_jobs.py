@@ -90,14 +90,16 @@ def test_take_result_checks_the_spec_and_copies_metrics_last(tmp_path):
 @pytest.mark.slow
 def test_tiny_workflow_with_multi_run_jobs(tmp_path):
     """train_jobs: 2 trains the tiny grid in two processes; every run lands in its usual folder with
-    the spec it was planned with, and a second invocation has nothing to do."""
+    the spec it was planned with, and a second invocation has nothing to do. On one core the jobs
+    run one after the other: the first trains every run and the second, finding nothing left, must
+    still succeed (it once left no output folder and failed the workflow)."""
     import shutil
 
     from conftest import snakemake
 
     cfg = tmp_path / "tiny.yaml"
     shutil.copy(REPO / "tests" / "data" / "tiny.yaml", cfg)
-    snakemake(["--cores", "2", "--resources", "gpu=0", "--configfile", str(cfg), "--config", "train_jobs=2",
+    snakemake(["--cores", "1", "--resources", "gpu=0", "--configfile", str(cfg), "--config", "train_jobs=2",
                "--set-threads", "train_many=1"], cwd=tmp_path, timeout=1200)
     runs = tmp_path / "results" / "tiny" / "runs" / "synthetic_default_lt4" / "stgcnpp"
     for method in ("ce", "brl"):

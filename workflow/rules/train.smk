@@ -90,7 +90,9 @@ rule train_many:
     conda:
         "../envs/bench.yaml"
     shell:
-        "python -m benchmark.gpu_slot --n {resources.gpu} {params.share:q} --log {log:q} --"
+        # the folder exists even when the other jobs left this one nothing to train (e.g. jobs that
+        # ran one after the other)
+        "mkdir -p {output:q} && python -m benchmark.gpu_slot --n {resources.gpu} {params.share:q} --log {log:q} --"
         " python -m benchmark train-many --data {params.data:q} --split {input.split:q} {params.runs:q}"
         " --no-progress --threads {threads} >> {log:q} 2>&1"
 
