@@ -12,6 +12,9 @@ Medium/Few groups, and the BRL − CE verdicts on balanced accuracy and Few.
 ``--from SNAPSHOT`` prints the table of a saved snapshot; ``--update-readme`` rewrites every block of
 README.md that names a snapshot, between ``<!-- demo-table: PATH -->`` and ``<!-- /demo-table -->``;
 ``--check`` exits 1 when a block differs from its snapshot's table (tests/test_demo_table.py runs it).
+``--compare A B C`` prints how the snapshots of one demo computed in different ways differ (each
+method's balanced accuracy, the largest difference, runs still learning, the BRL − CE verdicts); a
+README block that names several snapshots holds that comparison.
 """
 from __future__ import annotations
 
@@ -32,7 +35,8 @@ VERDICTS = (("brl", "ce", "j", ("balanced_acc", "few")),)
 METRIC_WORDS = {"balanced_acc": "balanced accuracy", "few": "Few", "top1": "top-1"}
 #: execution facts (``meta.execution`` keys) the header names
 EXECUTION_KEYS = ("precision", "cpu_model", "threads")
-BLOCK = re.compile(r"(<!-- demo-table: (?P<path>[^ ]+) -->\n)(?P<body>.*?)(<!-- /demo-table -->)", re.S)
+#: a README block: one snapshot path (its table) or several (their comparison, :func:`render_comparison`)
+BLOCK = re.compile(r"(<!-- demo-table: (?P<path>[^ >][^>]*?) -->\n)(?P<body>.*?)(<!-- /demo-table -->)", re.S)
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -153,6 +157,61 @@ def render(snap: Dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _short_label(snap: Dict) -> str:
+    ex = snap["execution"]
+    return f"{'/'.join(ex.get('precision') or ['?'])}, {'/'.join(ex.get('threads') or ['?'])} thread(s)"
+
+
+def render_comparison(snaps: Sequence[Dict]) -> str:
+    """Do the conclusions depend on how the demo was computed? Each method's mean balanced accuracy
+    in every snapshot (e.g. fp32 with 1 and 2 threads, bf16), the largest difference between any
+    two, the runs still learning, and whether the BRL − CE verdicts agree."""
+    from benchmark.stats import mean_std
+
+    if len(snaps) < 2:
+        raise ValueError("a comparison needs at least two snapshots")
+    labels = [_short_label(s) for s in snaps]
+    keys = []
+    for s in snaps:
+        for r in s["rows"]:
+            if (r["method"], r["stream"]) not in keys:
+                keys.append((r["method"], r["stream"]))
+    lines = ["Balanced accuracy (%, mean over seeds) of each demo run under each way of computing it "
+             f"(CPU {' / '.join(sorted({c for s in snaps for c in s['execution'].get('cpu_model') or []})) or 'not recorded'}):",
+             "", "| method (stream) | " + " | ".join(labels) + " | largest difference |",
+             "|---|" + "---|" * (len(labels) + 1)]
+    worst = (0.0, None)
+    for key in keys:
+        means = []
+        for s in snaps:
+            row = next((r for r in s["rows"] if (r["method"], r["stream"]) == key), None)
+            means.append(None if row is None else mean_std(row["balanced_acc"])["mean"])
+        have = [m for m in means if m is not None]
+        diff = 100 * (max(have) - min(have)) if len(have) > 1 else None
+        if diff is not None and diff > worst[0]:
+            worst = (diff, key)
+        name = key[0] if key[1] == "j" else f"{key[0]} ({key[1]})"
+        lines.append(f"| {name} | " + " | ".join("—" if m is None else f"{100 * m:.1f}" for m in means)
+                     + f" | {'—' if diff is None else f'{diff:.1f}'} |")
+    lines.append("")
+    if worst[1] is not None:
+        lines.append(f"- Largest difference of a method between any two: {worst[0]:.1f} points "
+                     f"({worst[1][0]}, {worst[1][1]} stream).")
+    learning = [sum(1 for r in s["rows"] for x in r.get("still_learning") or [] if x) for s in snaps]
+    runs = [sum(1 for r in s["rows"] for x in r.get("still_learning") or [] if x is not None) for s in snaps]
+    lines.append("- Trainings still learning (of those with a monitor curve): " + ", ".join(f"{n} of {t} ({lab})" for n, t, lab in zip(learning, runs, labels))
+                 + ".")
+    for c0 in snaps[0].get("comparisons") or []:
+        same = [next((c for c in s.get("comparisons") or []
+                      if (c["a"], c["b"], c["stream"], c["metric"]) == (c0["a"], c0["b"], c0["stream"], c0["metric"])), None)
+                for s in snaps]
+        words = ["—" if c is None else ("✓ real" if c["significant"] else "not marked real") for c in same]
+        agree = "identical" if len(set(words)) == 1 else "they differ"
+        lines.append(f"- {c0['a'].upper()} − {c0['b'].upper()}, {METRIC_WORDS.get(c0['metric'], c0['metric'])}: "
+                     + ", ".join(f"{w} ({lab})" for w, lab in zip(words, labels)) + f": {agree}.")
+    return "\n".join(lines) + "\n"
+
+
 def readme_blocks(text: str) -> List[re.Match]:
     return list(BLOCK.finditer(text))
 
@@ -164,10 +223,13 @@ def update_readme(readme: Path, check: bool = False) -> List[str]:
     stale = []
 
     def repl(m: re.Match) -> str:
-        path = REPO / m.group("path")
-        if not path.exists():
-            raise FileNotFoundError(f"{readme}: the demo-table block names {m.group('path')}, which does not exist")
-        body = render(json.loads(path.read_text()))
+        snaps = []
+        for name in m.group("path").split():
+            path = REPO / name
+            if not path.exists():
+                raise FileNotFoundError(f"{readme}: the demo-table block names {name}, which does not exist")
+            snaps.append(json.loads(path.read_text()))
+        body = render(snaps[0]) if len(snaps) == 1 else render_comparison(snaps)
         if body != m.group("body"):
             stale.append(m.group("path"))
         return m.group(1) + body + m.group(4)
@@ -187,6 +249,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--save", type=Path, help="also keep the facts as a JSON snapshot (what the README names)")
     p.add_argument("--label", default="", help="a heading for the table, e.g. how the demo was run")
     p.add_argument("--from", dest="source", type=Path, help="print the table of a saved snapshot")
+    p.add_argument("--compare", type=Path, nargs="+", metavar="SNAPSHOT",
+                   help="print how two or more saved snapshots differ (README block: several paths)")
     p.add_argument("--update-readme", action="store_true", help="rewrite the README's demo-table blocks")
     p.add_argument("--check", action="store_true", help="exit 1 if a README block differs from its snapshot")
     p.add_argument("--readme", type=Path, default=REPO / "README.md")
@@ -197,6 +261,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             for s in stale:
                 print(f"{a.readme}: the table of {s} {'differs' if a.check else 'rewritten'}", file=sys.stderr)
             return 1 if (a.check and stale) else 0
+        if a.compare:
+            sys.stdout.write(render_comparison([json.loads(p.read_text()) for p in a.compare]))
+            return 0
         snap = json.loads(a.source.read_text()) if a.source else snapshot(a.runs_root, a.tables, a.label)
         if a.save:
             a.save.parent.mkdir(parents=True, exist_ok=True)

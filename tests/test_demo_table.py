@@ -13,8 +13,9 @@ def test_readme_tables_equal_the_command_output():
     blocks = dt.readme_blocks(text)
     assert blocks, "README.md has no <!-- demo-table: SNAPSHOT --> block"
     for m in blocks:
-        snap = json.loads((dt.REPO / m.group("path")).read_text())
-        assert m.group("body") == dt.render(snap), f"README's table of {m.group('path')} is not the command's output"
+        snaps = [json.loads((dt.REPO / p).read_text()) for p in m.group("path").split()]
+        expected = dt.render(snaps[0]) if len(snaps) == 1 else dt.render_comparison(snaps)
+        assert m.group("body") == expected, f"README's table of {m.group('path')} is not the command's output"
     assert dt.main(["--check"]) == 0
 
 
@@ -54,6 +55,26 @@ def test_update_readme_rewrites_only_blocks(tmp_path, monkeypatch):
     assert dt.update_readme(readme, check=True) == []
     assert readme.read_text().startswith("intro\n<!-- demo-table: s.json -->\n**fp32")
     assert readme.read_text().endswith("<!-- /demo-table -->\nafter\n")
+
+
+def test_comparison_names_the_largest_difference_and_whether_verdicts_agree(tmp_path, monkeypatch):
+    a = _snap()
+    b = _snap(execution={"precision": ["bf16"], "cpu_model": ["Some CPU"], "threads": ["1"]})
+    b["rows"][1]["balanced_acc"] = [0.8, 0.8]                   # BRL 85.0 -> 80.0
+    b["comparisons"] = [dict(b["comparisons"][0], significant=False)]
+    out = dt.render_comparison([a, b])
+    assert "| method (stream) | fp32, 1 thread(s) | bf16, 1 thread(s) | largest difference |" in out
+    assert "| brl | 85.0 | 80.0 | 5.0 |" in out and "| ce | 55.0 | 55.0 | 0.0 |" in out
+    assert "Largest difference of a method between any two: 5.0 points (brl, j stream)" in out
+    assert "Trainings still learning (of those with a monitor curve): 1 of 4 (fp32, 1 thread(s)), 1 of 4 (bf16, 1 thread(s))" in out
+    assert "BRL − CE, balanced accuracy: ✓ real (fp32, 1 thread(s)), not marked real (bf16, 1 thread(s)): they differ" in out
+    for name, snap in (("a.json", a), ("b.json", b)):
+        (tmp_path / name).write_text(json.dumps(snap))
+    monkeypatch.setattr(dt, "REPO", tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- demo-table: a.json b.json -->\nold\n<!-- /demo-table -->\n")
+    dt.update_readme(readme)
+    assert readme.read_text() == f"<!-- demo-table: a.json b.json -->\n{out}<!-- /demo-table -->\n"
 
 
 def test_no_runs_is_a_clear_error(tmp_path):
