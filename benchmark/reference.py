@@ -221,14 +221,23 @@ class ReferenceIndex:
             run = record.get("run") or {}
             prov_path = path.parent / "provenance.json"
             prov = json.loads(prov_path.read_text()) if prov_path.exists() else {}
-            current = True
-            if prov:
-                try:
-                    current = identity_today(record, prov, repo=root.parent).current   # configs beside reference/
-                except Exception:                  # a config that no longer plans this cell
-                    current = False
             key = (str(run.get("split")), str(run.get("backbone")), str(run.get("method")), str(run.get("stream")))
-            self.cells.setdefault(key, []).append((int(run.get("seed", 0)), record, prov, current))
+            self.cells.setdefault(key, []).append((int(run.get("seed", 0)), record, prov))
+        self._root = root
+        self._current: Dict[int, bool] = {}
+
+    def _is_current(self, record: Dict, prov: Dict) -> bool:
+        """Whether today's code computes the run_id the reference run recorded; computed on the first
+        lookup of its cell only (a report of other cells never pays for it), then remembered."""
+        if not prov:
+            return True
+        if id(record) not in self._current:
+            try:
+                ok = identity_today(record, prov, repo=self._root.parent).current   # configs beside reference/
+            except Exception:                  # a config that no longer plans this cell
+                ok = False
+            self._current[id(record)] = ok
+        return self._current[id(record)]
 
     def __bool__(self) -> bool:
         return bool(self.cells)
@@ -239,14 +248,14 @@ class ReferenceIndex:
         if not runs:
             return None
         values = []
-        for _, record, _, _ in runs:
+        for _, record, _ in runs:
             metrics = record.get("metrics") if selection == "last" else \
                 ((record.get("selections") or {}).get(selection) or {}).get("metrics")
             if not metrics or metrics.get(metric) is None:
                 return None
             values.append(float(metrics[metric]))
-        provs = [p for _, _, p, _ in runs if p]
-        current = all(c for *_, c in runs)
+        provs = [p for _, _, p in runs if p]
+        current = all(self._is_current(record, prov) for _, record, prov in runs)
         where = "; ".join(sorted({f"{p.get('precision')} on {p.get('gpu') or p.get('cpu_model')}, "
                                   f"{p.get('threads')} thread(s), commit {p.get('commit')}" for p in provs}))
         note = (f"this suite's reference (reference/): {len(runs)} seed(s) {sorted(s for s, *_ in runs)}"
