@@ -183,6 +183,15 @@ def cmd_take_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_take_job_run(args: argparse.Namespace) -> int:
+    from benchmark.train_jobs import take_result
+
+    spec = Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec
+    src = take_result(spec, getattr(args, "from"), args.out)
+    print(f"[train] result taken from the multi-run job ({src})", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -269,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--from", required=True, help="the packed job's folder for this run")
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_take_pack)
+
+    s = sub.add_parser("take-job-run", help="copy one run's result from the multi-run job (train-many) that "
+                       "trained it, after checking that it was trained from this run's spec")
+    s.add_argument("--spec", required=True, help="run spec as JSON (or @file)")
+    s.add_argument("--from", required=True, nargs="+", help="the run's folder in each job of its group")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_take_job_run)
     return p
 
 

@@ -150,11 +150,11 @@ def train_many(items: Sequence[Sequence[Tuple[Any, Path, Path]]], data_dir: Path
 RUN_FILES = ("model.pt", "epochs.csv", "test_probs.npz")
 
 
-def take_result(spec_json: str, sources: Sequence[str], out: str, log: Optional[str] = None) -> None:
+def take_result(spec_json: str, sources: Sequence[str], out: str, log: Optional[str] = None) -> Path:
     """Copy one run's files from the multi-run job folder among ``sources`` (the run's folder in
     each job of its group) that trained it into its run folder ``out``, after checking that they
     were trained from exactly ``spec_json`` (the spec recorded in its metrics.json). Atomic copies,
-    metrics.json last. Light (no torch): the workflow calls it in its own process."""
+    metrics.json last. Light (no torch). Returns the job folder it copied from."""
     import json
 
     from benchmark.engine.config import RunSpec
@@ -180,3 +180,4 @@ def take_result(spec_json: str, sources: Sequence[str], out: str, log: Optional[
     if log:
         Path(log).parent.mkdir(parents=True, exist_ok=True)
         Path(log).write_text(f"[train] result taken from the multi-run job ({src})\n")
+    return src
