@@ -73,7 +73,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise ValueError(f"--options: expected a JSON object of reader options, got {type(options).__name__}")
     prepare_dataset(dataset_id=args.dataset, source=args.source, root=Path(args.root) if args.root else None,
                     out_dir=Path(args.out), normalize=args.normalize, options=options,
-                    **({} if args.max_persons is None else {"max_persons": args.max_persons}))
+                    max_persons=args.max_persons)
     return 0
 
 
@@ -186,8 +186,7 @@ def cmd_take_pack(args: argparse.Namespace) -> int:
 def cmd_take_job_run(args: argparse.Namespace) -> int:
     from benchmark.train_jobs import take_result
 
-    spec = Path(args.spec[1:]).read_text() if args.spec.startswith("@") else args.spec
-    src = take_result(spec, getattr(args, "from"), args.out)
+    src = take_result(_read_spec(args.spec).to_json(), getattr(args, "from"), args.out)
     print(f"[train] result taken from the multi-run job ({src})", file=sys.stderr)
     return 0
 
@@ -212,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--root", help="raw data folder or file")
     s.add_argument("--normalize", default="prenorm3d")
     s.add_argument("--options", help="reader options as JSON")
-    s.add_argument("--max-persons", type=int, help="person slots of the prepared array (default 2)")
+    s.add_argument("--max-persons", type=int, help="person slots of the prepared array (default: 2, as NTU)")
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_prepare)
 

@@ -100,7 +100,7 @@ def run_stream(device: str, work: Path, precision: str, compile_: bool, quick: b
         prepare_dataset(dataset_id=split.dataset, source=ds_cfg["source"],
                         root=Path(ds_cfg["root"]) if ds_cfg.get("root") else None, out_dir=data_dir,
                         normalize=ds_cfg.get("normalize", "prenorm3d"), options=ds_cfg.get("options", {}),
-                        max_persons=int(ds_cfg.get("max_persons", 2)))
+                        max_persons=ds_cfg.get("max_persons"))
     t["prepare_s"] = time.time() - t0
     t0 = time.time()
     split_file = work / "splits" / f"{split.split_id}.txt"

@@ -17,17 +17,22 @@ from benchmark.data.splits import (SplitError, build_lt_split, counts_table, rea
 from benchmark.versions import DATA_VERSION
 
 
+#: person slots of a prepared array unless the dataset names ``max_persons`` (two, as NTU)
+DEFAULT_MAX_PERSONS = 2
+
+
 def prepare_dataset(dataset_id: str, source: str, root: Optional[Path], out_dir: Path, normalize: str = "prenorm3d",
-                    options: Optional[Dict[str, Any]] = None, max_persons: int = 2) -> Path:
+                    options: Optional[Dict[str, Any]] = None, max_persons: Optional[int] = None) -> Path:
     """Read, normalise and pack one dataset into ``out_dir`` (canonical format).
 
     ``max_persons``: the person slots of the packed array (persons beyond it are dropped, fewer are
-    zero-padded). A value other than the default 2 is also recorded in ``meta.json``
+    zero-padded); None: :data:`DEFAULT_MAX_PERSONS`. A value other than the default is also recorded in ``meta.json``
     (``extra.max_persons``); the default is not, so data prepared before the option existed keeps
     its checksums and every run identity built on them."""
     from benchmark.data.normalize import normalize_dataset
 
-    if int(max_persons) < 1:
+    max_persons = DEFAULT_MAX_PERSONS if max_persons is None else int(max_persons)
+    if max_persons < 1:
         raise ValueError(f"dataset '{dataset_id}': max_persons must be at least 1, got {max_persons}")
     options = dict(options or {})
     raw = read_dataset(source, Path(root) if root else Path("."), dataset_id, **options)
@@ -45,7 +50,7 @@ def prepare_dataset(dataset_id: str, source: str, root: Optional[Path], out_dir:
                        reader=raw.reader or source, reader_version=str(raw.reader_version), coords=raw.coords,
                        class_names=list(raw.class_names), sources=dict(raw.sources), normalized=normalize,
                        extra={**raw.extra, "options": options, "data_version": DATA_VERSION,
-                              **({} if int(max_persons) == 2 else {"max_persons": int(max_persons)})})
+                              **({} if max_persons == DEFAULT_MAX_PERSONS else {"max_persons": max_persons})})
     return write_dataset(out_dir, joints, table[cols], meta)
 
 

@@ -416,24 +416,19 @@ class RunTrainer:
                 row["val_top1"], row["val_balanced_acc"] = _accuracies(p, self.val.labels)
             self.tracker.update(epoch + 1, row, self.model.state_dict())
         self.log.append(row)
-        now = time.time()
-        if not (force_checkpoint or self._last_checkpoint is None or now - self._last_checkpoint >= CHECKPOINT_INTERVAL_S):
-            self._print_epoch(epoch, row)
-            return row
-        atomic_torch_save(self.ckpt_path, {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                                           "epoch": epoch + 1, "log": self.log, "config_hash": self.spec.config_hash,
-                                           "run_id": self.run_id, "train_seconds": self.train_seconds,
-                                           "selection": self.tracker.state_dict()})
-        self._last_checkpoint = time.time()
-        self._print_epoch(epoch, row)
-        return row
-
-    def _print_epoch(self, epoch: int, row: Dict) -> None:
+        last = self._last_checkpoint
+        if force_checkpoint or last is None or time.time() - last >= CHECKPOINT_INTERVAL_S:
+            atomic_torch_save(self.ckpt_path, {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                                               "epoch": epoch + 1, "log": self.log, "config_hash": self.spec.config_hash,
+                                               "run_id": self.run_id, "train_seconds": self.train_seconds,
+                                               "selection": self.tracker.state_dict()})
+            self._last_checkpoint = time.time()
         # "[train] epoch E/N" starts the line (log readers and the SLURM test look for it); the seed
         # tells the runs of a packed job apart
-        print(f"[train] epoch {epoch + 1}/{self.ctx.runner_epochs} loss {row['loss']:.4f} "
+        print(f"[train] epoch {epoch + 1}/{ctx.runner_epochs} loss {row['loss']:.4f} "
               f"test monitor top1 {row['test_top1_monitor']} val bacc {row['val_balanced_acc']} "
               f"(seed {self.spec.seed})", file=sys.stderr)
+        return row
 
     # ------------------------------------------------------------------ the end
     def finish(self, extra_meta: Optional[Dict] = None) -> Dict:
